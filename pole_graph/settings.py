@@ -1,0 +1,75 @@
+"""Settings: one frozen dataclass, read at the entry points only (CLI `main`, later the app factory).
+
+Library code receives a Settings and never reads ``os.environ`` itself. Every setting is listed in
+``SETTINGS_DOC`` (a test checks each field is documented there and in docs/configuration.md).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+from .errors import UsageError
+
+DEFAULT_BASE = "https://w3id.org/pole-graph/"
+
+SETTINGS_DOC = {
+    "store": ("POLE_GRAPH_STORE", "Path of the embedded on-disk store.", ".pole-graph/store"),
+    "project": ("POLE_GRAPH_PROJECT", "Folder holding ontology/, data/ and queries/ (default: the installed content).", None),
+    "lang": ("POLE_GRAPH_LANG", "Language of labels and messages: fr or en.", "fr"),
+    "reasoner": ("POLE_GRAPH_REASONER", "OWL 2 RL engine for build: owlrl (the reference).", "owlrl"),
+    "query_timeout": ("POLE_GRAPH_QUERY_TIMEOUT", "Seconds a query may run before it is stopped.", "30"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with safe defaults.
+
+    >>> Settings().lang
+    'fr'
+    """
+
+    store: Path = Path(".pole-graph/store")
+    project: Path | None = None
+    lang: str = "fr"
+    reasoner: str = "owlrl"
+    query_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.lang not in ("fr", "en"):
+            raise UsageError(f"unknown language {self.lang!r}", hint="use fr or en")
+        if self.reasoner not in ("owlrl",):
+            raise UsageError(f"unknown reasoner {self.reasoner!r}", hint="use owlrl")
+        if not self.query_timeout > 0:
+            raise UsageError("the query timeout must be a positive number of seconds")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Settings from ``POLE_GRAPH_*`` variables, then explicit overrides (flags) on top."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            var = SETTINGS_DOC[f.name][0]
+            if var in env and env[var] != "":
+                values[f.name] = env[var]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**_coerce(values))
+
+    def with_(self, **changes: object) -> "Settings":
+        return replace(self, **_coerce(changes))
+
+
+def _coerce(values: dict[str, object]) -> dict[str, object]:
+    out = dict(values)
+    for key in ("store", "project"):
+        if isinstance(out.get(key), str):
+            out[key] = Path(out[key])  # type: ignore[arg-type]
+    if isinstance(out.get("query_timeout"), str):
+        try:
+            out["query_timeout"] = float(out["query_timeout"])  # type: ignore[arg-type]
+        except ValueError:
+            raise UsageError(f"POLE_GRAPH_QUERY_TIMEOUT: not a number: {out['query_timeout']!r}")
+    return out
