@@ -34,6 +34,7 @@ XSD = Namespace("http://www.w3.org/2001/XMLSchema#")
 
 PREFIXES: dict[str, str] = {
     "pg": BASE + "def/core#",
+    "graph": BASE + "graph/",
     "id": BASE + "id/",
     "def": BASE + "def/",
     "org": str(ORG), "prov": str(PROV), "time": str(TIME), "skos": str(SKOS), "qb": str(QB),

@@ -20,6 +20,7 @@ from .errors import InconsistencyError
 from .namespaces import OWL, RDF, RDFS
 
 OWLRL_ERROR = URIRef("http://www.daml.org/2002/03/agents/agent-ont#ErrorMessage")
+OWLRL_ERROR_TEXT = URIRef("http://www.daml.org/2002/03/agents/agent-ont#error")
 _REFLEXIVE_NOISE = {OWL.sameAs, RDFS.subClassOf, RDFS.subPropertyOf, OWL.equivalentClass,
                     OWL.equivalentProperty}
 _BUILTIN = ("http://www.w3.org/2002/07/owl#", "http://www.w3.org/2000/01/rdf-schema#",
@@ -65,8 +66,8 @@ def check_consistency(closure: Graph) -> list[str]:
     """Contradictions in a closure: owlrl error nodes and sameAs between distinct IRIs."""
     problems = []
     for node in closure.subjects(RDF.type, OWLRL_ERROR):
-        for message in closure.objects(node, RDFS.comment):
-            problems.append(str(message))
+        messages = [str(m) for m in closure.objects(node, OWLRL_ERROR_TEXT)]
+        problems.extend(messages or ["owlrl reported an inconsistency without a message"])
     for s, o in closure.subject_objects(OWL.sameAs):
         if s != o and isinstance(s, URIRef) and isinstance(o, URIRef) and str(s) < str(o):
             problems.append(f"<{s}> and <{o}> were merged (owl:sameAs): two things share a key, "

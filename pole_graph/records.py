@@ -321,6 +321,7 @@ def build_pole(r: Record) -> Iterator[Triple]:
         yield r.iri, ORG.hasPrimarySite, site
         yield site, RDF.type, ORG.Site
         yield site, PG.city, Literal(r.get("hq_city"))
+        yield site, RDFS.label, Literal(r.get("hq_city"))
     if r.get("website"):
         yield r.iri, FOAF.homepage, r.get("website")  # type: ignore[misc]
     if r.get("wikidata"):
@@ -352,6 +353,8 @@ def build_organisation(r: Record) -> Iterator[Triple]:
     yield from _names(r)
     if r.get("parent"):
         yield r.iri, ORG.subOrganizationOf, r.get("parent")  # type: ignore[misc]
+    for pole in r.get("member_of", []):
+        yield r.iri, ORG.memberOf, pole
     if r.get("country"):
         yield r.iri, PG.country, r.get("country")  # type: ignore[misc]
     if r.get("locality"):
@@ -564,6 +567,7 @@ RECORD_TYPES: tuple[RecordType, ...] = (
         KEY, C("kind", "enum", True, target="org-kind", fr="nature de l'organisation", en="kind of organisation"),
         NAME_FR, NAME_EN, ACRONYM, FORMER,
         C("parent", "ref", target="org", fr="clé de l'organisation mère", en="key of the parent organisation"),
+        C("member_of", "ref", multi=True, target="pole", fr="pôle(s) dont l'organisation est membre", en="pôle(s) the organisation is a member of"),
         C("country", "concept", target="country", fr="pays (ISO 3166-1 alpha-3)", en="country (ISO 3166-1 alpha-3)"),
         C("locality", fr="territoire infranational (Québec…)", en="sub-national territory (Québec…)"),
         C("founded", "date", fr="date de création", en="founding date"),

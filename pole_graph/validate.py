@@ -96,6 +96,25 @@ def _show(node: Node | None) -> str:
     return str(node)
 
 
+def _render_templates(shapes: Graph, report: Graph, result: Node) -> dict[str, str]:
+    """pySHACL fills ``{?var}`` in SPARQL-constraint messages but drops their language tags: render
+    the shape's templates again, one per language."""
+    constraint = report.value(result, SH.sourceConstraint)
+    if constraint is None:
+        return {}
+    values = {"value": report.value(result, SH.value), "this": report.value(result, SH.focusNode),
+              "path": report.value(result, SH.resultPath)}
+    out = {}
+    for template in shapes.objects(constraint, SH.message):
+        if isinstance(template, Literal) and template.language:
+            text = str(template)
+            for name, term in values.items():
+                if term is not None:
+                    text = text.replace("{?" + name + "}", str(term)).replace("{$" + name + "}", str(term))
+            out[template.language] = text
+    return out
+
+
 def validate(data: Graph, shapes: Graph) -> ValidationReport:
     """Validate ``data`` (asserted + inferred) against ``shapes``; never modifies either graph."""
     started = time.perf_counter()
@@ -113,6 +132,8 @@ def validate(data: Graph, shapes: Graph) -> ValidationReport:
         for m in report_graph.objects(result, SH.resultMessage):
             lang = m.language if isinstance(m, Literal) and m.language else ""
             messages.setdefault(lang, str(m))
+        if set(messages) <= {""}:
+            messages.update(_render_templates(shapes, report_graph, result))
         severity = report_graph.value(result, SH.resultSeverity)
         component = report_graph.value(result, SH.sourceConstraintComponent)
         results.append(Violation(

@@ -1,0 +1,179 @@
+"""Command line: one verb per stage, consistent flags, ``main(argv) -> int`` for tests.
+
+A thin shell: it reads flags and ``POLE_GRAPH_*`` variables into Settings, calls the library, and
+turns PoleGraphError into a message on stderr and its exit code (0 ok, 1 not conformant, 2 bad
+input or usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from . import __version__
+from .build import build
+from .errors import PoleGraphError, UsageError
+from .formats import RDF_FORMATS, RESULT_FORMATS, rdf_format, serialize_result, serialize_triples
+from .load import load_content
+from .project import Project
+from .queries import Catalogue, describe, run_sparql, run_stored
+from .settings import Settings
+from .store import GRAPH_SELECTIONS, GraphStore
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", help="store folder (default .pole-graph/store, env POLE_GRAPH_STORE)")
+    common.add_argument("--project", help="folder holding ontology/, data/, queries/ (default: installed content)")
+    common.add_argument("--lang", choices=("fr", "en"), help="language of labels and messages (default fr)")
+
+    parser = argparse.ArgumentParser(prog="pole-graph", description="Knowledge graph of the French pôles de compétitivité.")
+    parser.add_argument("--version", action="version", version=f"pole-graph {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    sub.add_parser("build", parents=[common], help="load, reason, validate and write the store")
+    sub.add_parser("check", parents=[common], help="parse all content and report every problem")
+
+    q = sub.add_parser("query", parents=[common], help="run a stored query: query NAME [k=v …]")
+    q.add_argument("name", nargs="?", help="query name (see --list)")
+    q.add_argument("args", nargs="*", metavar="k=v", help="parameters")
+    q.add_argument("--list", action="store_true", help="list the stored queries and their parameters")
+    q.add_argument("--format", default="table", choices=sorted(RESULT_FORMATS))
+    q.add_argument("--show", action="store_true", help="print the SPARQL with its parameters bound, do not run it")
+
+    s = sub.add_parser("sparql", parents=[common], help="run an ad-hoc read-only SPARQL query")
+    s.add_argument("query", help="the query text, a file holding it, or - for standard input")
+    s.add_argument("--format", default="table", help="table, csv, tsv, json, xml; ttl, nt, jsonld, rdf for CONSTRUCT/DESCRIBE")
+
+    e = sub.add_parser("export", parents=[common], help="dump the graph")
+    e.add_argument("--format", default="nq", choices=sorted(RDF_FORMATS))
+    e.add_argument("--graph", default="all", choices=sorted(GRAPH_SELECTIONS))
+    e.add_argument("--output", "-o", help="file to write (default standard output)")
+    return parser
+
+
+def _settings(ns: argparse.Namespace) -> Settings:
+    return Settings.from_env(store=getattr(ns, "store", None), project=getattr(ns, "project", None),
+                             lang=getattr(ns, "lang", None))
+
+
+def _args(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{pair!r} is not a parameter", hint="write parameters as name=value, e.g. region=Bretagne")
+        if key in out:
+            raise UsageError(f"parameter {key} is given twice")
+        out[key] = value
+    return out
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    parser = _parser()
+    try:
+        ns = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if not ns.verb:
+        parser.print_help(out)
+        return 2
+    try:
+        settings = _settings(ns)
+        return VERBS[ns.verb](ns, settings, out, err)
+    except PoleGraphError as exc:
+        print(f"error: {exc}", file=err)
+        return exc.exit_code
+
+
+def cmd_build(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    project = Project.discover(settings.project)
+    report = build(project, settings.store)
+    print(report.text(), file=out)
+    print("conforms: yes" if settings.lang == "en" else "conforme : oui", file=out)
+    return 0
+
+
+def cmd_check(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    project = Project.discover(settings.project)
+    problems = []
+    from .errors import ContentError
+
+    for step in (lambda: load_content(project), lambda: Catalogue.load(project)):
+        try:
+            step()
+        except ContentError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        for p in problems:
+            print(str(p), file=err)
+        print(f"{len(problems)} problem(s)", file=err)
+        return 2
+    files = len(project.all_files)
+    print(f"{files} files checked, no problem found" if settings.lang == "en" else f"{files} fichiers vérifiés, aucun problème", file=out)
+    return 0
+
+
+def cmd_query(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    project = Project.discover(settings.project)
+    catalogue = Catalogue.load(project)
+    if ns.list or not ns.name:
+        rows = list(describe(catalogue, settings.lang))
+        width = max(len(n) for n, _, _ in rows)
+        pwidth = max(len(p) for _, p, _ in rows)
+        for name, params, summary in rows:
+            print(f"{name:<{width}}  {params:<{pwidth}}  {summary}", file=out)
+        print("(* = required)" if settings.lang == "en" else "(* = obligatoire)", file=out)
+        return 0 if ns.list else 2
+    args = _args(ns.args)
+    store = GraphStore.open(settings.store)
+    if ns.show:
+        from .queries import Resolver, bind_values, bindings_for
+
+        query = catalogue.get(ns.name)
+        print(bind_values(query.text, bindings_for(query, args, settings.lang, Resolver(store.query))), file=out)
+        return 0
+    result = run_stored(store, catalogue, ns.name, args, settings.lang)
+    out.write(serialize_result(result, ns.format))
+    if ns.format == "table":
+        out.write("\n")
+    return 0
+
+
+def cmd_sparql(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    text = ns.query
+    if text == "-":
+        text = sys.stdin.read()
+    elif Path(text).is_file():
+        text = Path(text).read_text(encoding="utf-8")
+    store = GraphStore.open(settings.store)
+    result = run_sparql(store, text)
+    if result.triples is not None:
+        fmt = ns.format if ns.format != "table" else "ttl"
+        data = serialize_triples(result.triples, fmt)
+        out.write(data.decode("utf-8"))
+        return 0
+    if ns.format not in RESULT_FORMATS:
+        raise UsageError(f"--format {ns.format} does not apply to a SELECT or ASK result",
+                         hint="use " + ", ".join(RESULT_FORMATS))
+    out.write(serialize_result(result, ns.format))
+    if ns.format == "table":
+        out.write("\n")
+    return 0
+
+
+def cmd_export(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    store = GraphStore.open(settings.store)
+    fmt = rdf_format(ns.format)
+    data = store.dump(fmt, GRAPH_SELECTIONS[ns.graph])
+    if ns.output:
+        Path(ns.output).write_bytes(data)
+    else:
+        out.write(data.decode("utf-8"))
+    return 0
+
+
+VERBS = {"build": cmd_build, "check": cmd_check, "query": cmd_query, "sparql": cmd_sparql, "export": cmd_export}

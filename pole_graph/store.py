@@ -1,0 +1,144 @@
+"""Store: the embedded on-disk store (pyoxigraph), written atomically, read concurrently.
+
+Stage 4 of the build. A new store is written beside the old one and swapped in by renaming
+folders, so a failed or interrupted build leaves the previous store exactly as it was. One writer
+at a time (an exclusive lock file); any number of readers, each opening the store read-only.
+A store folder holds ``oxigraph/`` (the database) and ``build.json`` (what was built, when, how).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import pyoxigraph as ox
+from rdflib import Graph, URIRef
+
+from .errors import StoreLockedError, StoreMissingError
+from .namespaces import ASSERTED_GRAPHS, GRAPH_INFERRED, GRAPH_SHAPES
+
+DB_DIR = "oxigraph"
+INFO_FILE = "build.json"
+
+
+@contextlib.contextmanager
+def writer_lock(path: Path) -> Iterator[None]:
+    """Exclusive lock for writers of the store at ``path``; fails at once if someone holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.parent / (path.name + ".lock")
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreLockedError(f"{path}: another process is writing this store (locked by {lock_path})",
+                                   hint="wait for it to finish, then run the command again") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _recover(path: Path) -> None:
+    """Finish or undo a swap that a crash interrupted: the store is old or new, never missing."""
+    if path.exists():
+        for stale in path.parent.glob(path.name + ".old-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        return
+    olds = sorted(path.parent.glob(path.name + ".old-*"))
+    if olds:
+        olds[-1].rename(path)
+
+
+def graph_to_ntriples(graph: Graph) -> bytes:
+    return graph.serialize(format="nt", encoding="utf-8")
+
+
+def write_store(path: Path, graphs: Mapping[URIRef, Graph], info: dict) -> dict[str, int]:
+    """Write a new store at ``path`` from named graphs, replacing any previous one atomically.
+
+    Returns the number of triples per graph, read back from the new store.
+    """
+    path = Path(path)
+    with writer_lock(path):
+        _recover(path)
+        staging = path.parent / f"{path.name}.new-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            store = ox.Store(str(staging / DB_DIR))
+            for name, graph in graphs.items():
+                store.bulk_load(graph_to_ntriples(graph), ox.RdfFormat.N_TRIPLES,
+                                to_graph=ox.NamedNode(str(name)))
+            store.flush()
+            counts = {str(name): _count(store, name) for name in graphs}
+            del store
+            info = dict(info, counts=counts, written=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            (staging / INFO_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
+            old = path.parent / f"{path.name}.old-{os.getpid()}"
+            if path.exists():
+                path.rename(old)
+            staging.rename(path)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return counts
+
+
+def _count(store: ox.Store, name: URIRef) -> int:
+    query = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{name}> {{ ?s ?p ?o }} }}"
+    return int(next(iter(store.query(query)))["n"].value)
+
+
+@dataclass
+class GraphStore:
+    """A read-only handle on a built store."""
+
+    path: Path
+    db: ox.Store
+    info: dict
+
+    @classmethod
+    def open(cls, path: Path | str) -> "GraphStore":
+        path = Path(path)
+        _recover(path)
+        if not (path / DB_DIR).is_dir():
+            raise StoreMissingError(f"{path}: no store here", hint="run `pole-graph build` first, or pass --store PATH")
+        info_path = path / INFO_FILE
+        info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
+        return cls(path, ox.Store.read_only(str(path / DB_DIR)), info)
+
+    def query(self, sparql: str):
+        """Run SPARQL over the union of the named graphs (asserted, inferred, shapes)."""
+        return self.db.query(sparql, use_default_graph_as_union=True)
+
+    def dump(self, fmt: ox.RdfFormat, graphs: tuple[URIRef, ...]) -> bytes:
+        """Serialise the chosen graphs: quads formats keep graph names, triple formats merge them."""
+        if fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG):
+            selected = ox.Store()
+            for name in graphs:
+                for quad in self.db.quads_for_pattern(None, None, None, ox.NamedNode(str(name))):
+                    selected.add(quad)
+            return selected.dump(format=fmt)
+        merged = ox.Store()
+        for name in graphs:
+            for quad in self.db.quads_for_pattern(None, None, None, ox.NamedNode(str(name))):
+                merged.add(ox.Quad(quad.subject, quad.predicate, quad.object, ox.DefaultGraph()))
+        from .namespaces import PREFIXES
+        return merged.dump(format=fmt, from_graph=ox.DefaultGraph(),
+                           prefixes=PREFIXES if fmt in (ox.RdfFormat.TURTLE,) else None)
+
+
+GRAPH_SELECTIONS = {
+    "asserted": ASSERTED_GRAPHS,
+    "inferred": (GRAPH_INFERRED,),
+    "shapes": (GRAPH_SHAPES,),
+    "all": ASSERTED_GRAPHS + (GRAPH_INFERRED,),
+}
