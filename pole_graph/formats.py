@@ -129,19 +129,31 @@ def _width(text: str) -> int:
 
 
 def _labelled_view(result: QueryResult) -> QueryResult:
-    """For reading: where a column X has a sibling X_label, show the label under the name X."""
-    keep = [i for i, c in enumerate(result.columns) if f"{c}_label" not in result.columns]
-    names = [result.columns[i].removesuffix("_label") if result.columns[i].endswith("_label")
-             and result.columns[i].removesuffix("_label") in result.columns else result.columns[i] for i in keep]
-    return QueryResult(names, [[row[i] for i in keep] for row in result.rows])
+    """For reading: where a column X has a sibling X_label, show X's label (or X itself when it has
+    none, e.g. a literal) under the name X."""
+    cols = result.columns
+    pairs = {c: cols.index(f"{c}_label") for c in cols if f"{c}_label" in cols}
+    keep = [i for i, c in enumerate(cols) if not (c.endswith("_label") and c.removesuffix("_label") in pairs)]
+    rows = [[(row[pairs[cols[i]]] if row[pairs[cols[i]]] is not None else row[i]) if cols[i] in pairs else row[i]
+             for i in keep] for row in result.rows]
+    return QueryResult([cols[i] for i in keep], rows)
 
 
-def to_table(result: QueryResult, max_width: int = 60) -> str:
-    """A readable table: IRIs shortened with the project prefixes, long cells cut."""
+def _sources_cell(term: object) -> str:
+    """Sources in a table: the first site's host name and how many more (the full list is in CSV/JSON)."""
+    urls = str(term.value).split() if term is not None else []
+    if not urls:
+        return ""
+    host = urls[0].split("/")[2].removeprefix("www.") if "://" in urls[0] else urls[0]
+    return host + (f" (+{len(urls) - 1})" if len(urls) > 1 else "")
+
+
+def to_table(result: QueryResult, max_width: int = 50) -> str:
+    """A readable table: labels rather than IRIs, IRIs shortened, sources summarised, long cells cut."""
     if result.boolean is not None:
         return "true" if result.boolean else "false"
     result = _labelled_view(result)
-    cells = [[_cell(t) for t in row] for row in result.rows]
+    cells = [[_sources_cell(t) if c == "source" else _cell(t) for c, t in zip(result.columns, row)] for row in result.rows]
     cells = [[c if _width(c) <= max_width else c[: max_width - 1] + "…" for c in row] for row in cells]
     widths = [max([_width(c)] + [_width(r[i]) for r in cells]) for i, c in enumerate(result.columns)]
     def line(values: list[str]) -> str:

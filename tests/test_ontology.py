@@ -170,3 +170,18 @@ def test_p11_regions_before_and_after_2016_with_insee_codes_and_mapping(content)
         assert g.value(r, PG.validUntil) is not None
         assert g.value(g.value(r, PG.replacedBy), PG.validFrom) is not None
     assert all(re.fullmatch(r"\d\d", c) for c in codes)
+
+
+def test_every_class_is_covered_by_a_shape(content):
+    """Shapes for every class: each pg: class, or one of its superclasses, is a shape's target."""
+    from pole_graph.namespaces import SH
+    targets = set(content.shapes.objects(None, SH.targetClass))
+    everything = content.ontology + content.schemes
+    uncovered = []
+    for cls in sorted(set(everything.subjects(RDF.type, OWL.Class))):
+        if not str(cls).startswith(PGNS):
+            continue
+        supers = set(everything.transitive_objects(cls, RDFS.subClassOf))
+        if not supers & targets:
+            uncovered.append(str(cls))
+    assert not uncovered, uncovered
