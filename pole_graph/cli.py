@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pole-graph {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
 
-    sub.add_parser("build", parents=[common], help="load, reason, validate and write the store")
+    b = sub.add_parser("build", parents=[common], help="load, reason, validate and write the store")
+    b.add_argument("--reasoner", choices=("rules", "owlrl"), help="OWL 2 RL engine (default rules; owlrl is the reference)")
     sub.add_parser("check", parents=[common], help="parse all content and report every problem")
 
     q = sub.add_parser("query", parents=[common], help="run a stored query: query NAME [k=v …]")
@@ -56,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(ns: argparse.Namespace) -> Settings:
     return Settings.from_env(store=getattr(ns, "store", None), project=getattr(ns, "project", None),
-                             lang=getattr(ns, "lang", None))
+                             lang=getattr(ns, "lang", None), reasoner=getattr(ns, "reasoner", None))
 
 
 def _args(pairs: Sequence[str]) -> dict[str, str]:
@@ -91,7 +92,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
 
 def cmd_build(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     project = Project.discover(settings.project)
-    report = build(project, settings.store)
+    report = build(project, settings.store, reasoner=settings.reasoner)
     print(report.text(), file=out)
     print("conforms: yes" if settings.lang == "en" else "conforme : oui", file=out)
     return 0
