@@ -18,11 +18,12 @@ from . import __version__
 from .errors import NotConformantError
 from .load import Content, load_content
 from .namespaces import (
-    GRAPH_DATA, GRAPH_INFERRED, GRAPH_ONTOLOGY, GRAPH_SCHEMES, GRAPH_SHAPES, RDF, shorten,
+    GRAPH_DATA, GRAPH_INDEX, GRAPH_INFERRED, GRAPH_ONTOLOGY, GRAPH_SCHEMES, GRAPH_SHAPES, RDF, shorten,
 )
 from .project import Project
 from .reason import reason
 from .rules import reason_fast
+from .steward import name_index
 from .store import write_store
 from .validate import ValidationReport, validate
 
@@ -105,8 +106,11 @@ def build(project: Project, store_path: Path | None, *, write: bool = True, reas
         raise NotConformantError(validation, "the graph does not conform to the shapes:\n" + validation.text(
             "en", locate=lambda node: _locate(content, node)))
 
+    index = Graph()
+    for t in name_index(union):
+        index.add(t)
     graphs = {GRAPH_ONTOLOGY: content.ontology, GRAPH_SCHEMES: content.schemes, GRAPH_DATA: content.data,
-              GRAPH_INFERRED: inference.graph, GRAPH_SHAPES: content.shapes}
+              GRAPH_INFERRED: inference.graph, GRAPH_SHAPES: content.shapes, GRAPH_INDEX: index}
     if write and store_path is not None:
         t = time.perf_counter()
         info = {"pole_graph": __version__, "reasoner": inference.engine,

@@ -48,6 +48,31 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("query", help="the query text, a file holding it, or - for standard input")
     s.add_argument("--format", default="table", help="table, csv, tsv, json, xml; ttl, nt, jsonld, rdf for CONSTRUCT/DESCRIBE")
 
+    v = sub.add_parser("validate", parents=[common], help="validate new records against the stored graph")
+    v.add_argument("files", nargs="+", metavar="FILE", help="CSV (record templates), Turtle, N-Triples, JSON-LD or RDF/XML")
+    v.add_argument("--format", default="text", choices=("text", "json", "ttl", "csv", "html"), help="report format")
+    v.add_argument("--input-format", choices=("csv", "ttl", "nt", "jsonld", "rdf"), help="format of the files (default: by extension)")
+    v.add_argument("--type", help="record type of CSV files whose name and header do not say it")
+
+    a = sub.add_parser("add", parents=[common], help="validate, then add records atomically")
+    a.add_argument("files", nargs="+", metavar="FILE")
+    a.add_argument("--dry-run", action="store_true", help="print what would be added, inferred and touched; write nothing")
+    a.add_argument("--format", default="text", choices=("text", "json", "ttl", "csv", "html"), help="report format")
+    a.add_argument("--input-format", choices=("csv", "ttl", "nt", "jsonld", "rdf"))
+    a.add_argument("--type", help="record type of CSV files whose name and header do not say it")
+    a.add_argument("--by", help="who makes the change (default: the system user name)")
+
+    r = sub.add_parser("retract", parents=[common], help="remove a record and what was inferred from it, atomically")
+    r.add_argument("record", help="the record's key, {type}/{key}, or IRI")
+    r.add_argument("--dry-run", action="store_true", help="print what would be removed; write nothing")
+    r.add_argument("--by", help="who makes the change (default: the system user name)")
+
+    h = sub.add_parser("history", parents=[common], help="what stewards added and retracted, when, from what")
+    h.add_argument("--format", default="text", choices=("text", "json"))
+
+    t = sub.add_parser("template", parents=[common], help="an empty CSV template for a record type, documented from the shapes")
+    t.add_argument("type", help="record type: poles, labellings, organisations, partnerships, …")
+
     e = sub.add_parser("export", parents=[common], help="dump the graph")
     e.add_argument("--format", default="nq", choices=sorted(RDF_FORMATS))
     e.add_argument("--graph", default="all", choices=sorted(GRAPH_SELECTIONS))
@@ -177,4 +202,87 @@ def cmd_export(ns: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
     return 0
 
 
-VERBS = {"build": cmd_build, "check": cmd_check, "query": cmd_query, "sparql": cmd_sparql, "export": cmd_export}
+def cmd_validate(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from .steward import Steward
+
+    steward = Steward.open(settings.store)
+    report, _ = steward.check(steward.read([Path(f) for f in ns.files], ns.input_format, ns.type), settings.lang)
+    out.write(report.render(ns.format, settings.lang))
+    return report.exit_code
+
+
+def cmd_add(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from .steward import PG, Steward, current_user, open_for_writing
+    from .store import writer_lock
+
+    with writer_lock(settings.store):
+        steward = Steward(open_for_writing(settings.store))
+        sub = steward.read([Path(f) for f in ns.files], ns.input_format, ns.type)
+        report, plan = steward.check(sub, settings.lang)
+        if report.exit_code != 0:
+            out.write(report.render(ns.format, settings.lang))
+            print(("rien n'a été écrit" if settings.lang == "fr" else "nothing was written"), file=err)
+            return report.exit_code
+        if ns.dry_run:
+            out.write(plan.diff() + "\n")
+            return 0
+        activity = steward.commit(plan, PG.RecordAddition, sub.checksums, ns.by or current_user())
+    fr = settings.lang == "fr"
+    print((f"ajouté : {len(plan.records)} enregistrement(s), {len(plan.asserted)} triplets, "
+           f"{len(plan.inferred)} déduits ({activity})") if fr else
+          (f"added: {len(plan.records)} record(s), {len(plan.asserted)} triples, "
+           f"{len(plan.inferred)} inferred ({activity})"), file=out)
+    return 0
+
+
+def cmd_retract(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from .steward import PG, Steward, current_user, open_for_writing
+    from .store import writer_lock
+
+    with writer_lock(settings.store):
+        steward = Steward(open_for_writing(settings.store))
+        plan, problems = steward.retraction_plan(ns.record)
+        if problems:
+            for p in problems:
+                print(f"error: {p}", file=err)
+            return 2
+        if ns.dry_run:
+            out.write(plan.diff() + "\n")
+            return 0
+        activity = steward.commit(plan, PG.RecordRetraction, {}, ns.by or current_user())
+    print(f"retracted {plan.records[0]}: {len(plan.removed_asserted)} triples, "
+          f"{len(plan.removed_inferred)} inferred removed ({activity})", file=out)
+    return 0
+
+
+def cmd_history(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    import json as _json
+
+    from .steward import Steward
+
+    entries = Steward.open(settings.store).history()
+    if ns.format == "json":
+        out.write(_json.dumps(entries, ensure_ascii=False, indent=1) + "\n")
+        return 0
+    if not entries:
+        print("aucune modification" if settings.lang == "fr" else "no change yet", file=out)
+    for e in entries:
+        records = ", ".join(r.rsplit("/id/", 1)[-1] for r in e["records"])
+        files = ", ".join(e["files"])
+        print(f"{e['when']}  {e['action']:<8} {e['by']:<12} {records}" + (f"  ← {files}" if files else ""), file=out)
+    return 0
+
+
+def cmd_template(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from .load import load_content
+    from .templates import template
+
+    project = Project.discover(settings.project)
+    content = load_content(project)
+    out.write(template(ns.type, content.shapes, content.ontology, settings.lang))
+    return 0
+
+
+VERBS = {"build": cmd_build, "check": cmd_check, "query": cmd_query, "sparql": cmd_sparql, "export": cmd_export,
+         "validate": cmd_validate, "add": cmd_add, "retract": cmd_retract, "history": cmd_history,
+         "template": cmd_template}

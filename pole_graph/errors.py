@@ -35,6 +35,17 @@ class Problem:
     line: int | None = None
     column: int | None = None
     expected: str | None = None
+    message_fr: str | None = None
+    expected_fr: str | None = None
+    fix: str | None = None
+    fix_fr: str | None = None
+    record: str | None = None
+
+    def text(self, what: str, lang: str) -> str | None:
+        """``message``, ``expected`` or ``fix`` in French or English (English when no French)."""
+        if lang == "fr":
+            return getattr(self, f"{what}_fr") or getattr(self, what)
+        return getattr(self, what)
 
     def __str__(self) -> str:
         where = self.file
@@ -50,7 +61,7 @@ class Problem:
         return text
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        return {k: v for k, v in self.__dict__.items() if v is not None and not k.endswith("_fr")}
 
 
 class PoleGraphError(Exception):

@@ -48,6 +48,8 @@ GRAPH_SCHEMES = GRAPH.schemes      # ontology/schemes/*.ttl: SKOS concept scheme
 GRAPH_SHAPES = GRAPH.shapes        # ontology/shapes/*.ttl: SHACL shapes (not reasoned over)
 GRAPH_DATA = GRAPH.data            # data/: the asserted records
 GRAPH_INFERRED = GRAPH.inferred    # OWL 2 RL consequences, never mixed into the asserted graphs
+GRAPH_INDEX = GRAPH["index"]       # folded names (pg:foldedName) for lookups, derived by the build
+GRAPH_HISTORY = GRAPH.history      # PROV-O record of the stewards' additions and retractions
 ASSERTED_GRAPHS = (GRAPH_ONTOLOGY, GRAPH_SCHEMES, GRAPH_DATA)
 
 
@@ -82,6 +84,9 @@ class PG(DefinedNamespace):
     PublicAgency: URIRef
     PublicBank: URIRef
     PublicBody: URIRef
+    RecordAddition: URIRef
+    RecordChange: URIRef
+    RecordRetraction: URIRef
     Region: URIRef
     Renaming: URIRef
     Restructuring: URIRef
@@ -107,6 +112,8 @@ class PG(DefinedNamespace):
     enterpriseSize: URIRef
     event: URIRef
     figuresStructure: URIRef
+    fileChecksum: URIRef
+    foldedName: URIRef
     formerName: URIRef
     funder: URIRef
     hadContribution: URIRef
@@ -140,6 +147,7 @@ class PG(DefinedNamespace):
     replaces: URIRef
     steeredBy: URIRef
     subject: URIRef
+    submittedFile: URIRef
     successor: URIRef
     superior: URIRef
     theme: URIRef

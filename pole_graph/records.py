@@ -125,9 +125,16 @@ class Index:
 # ---- cell readers --------------------------------------------------------------------------
 
 class CellError(ValueError):
-    def __init__(self, message: str, expected: str | None = None) -> None:
+    """A cell that cannot be read, with its message and expectation in English and French."""
+
+    def __init__(self, message: str, expected: str | None = None, *, fr: str | None = None,
+                 expected_fr: str | None = None, fix: str | None = None, fix_fr: str | None = None) -> None:
         super().__init__(message)
         self.expected = expected
+        self.fr = fr
+        self.expected_fr = expected_fr
+        self.fix = fix
+        self.fix_fr = fix_fr
 
 
 def _split(cell: str) -> list[str]:
@@ -136,7 +143,11 @@ def _split(cell: str) -> list[str]:
 
 def _read_key(cell: str, col: Column, index: Index) -> str:
     if not is_slug(cell):
-        raise CellError(f"{cell!r} is not a valid key", "lowercase ASCII letters, digits and hyphens, e.g. aerospace-valley")
+        raise CellError(f"{cell!r} is not a valid key", "lowercase ASCII letters, digits and hyphens, e.g. aerospace-valley",
+                        fr=f"« {cell} » n'est pas une clé valide",
+                        expected_fr="des minuscules ASCII, des chiffres et des tirets, par exemple aerospace-valley",
+                        fix="write the name without accents, spaces or capitals, words joined by hyphens",
+                        fix_fr="écrire le nom sans accents, espaces ni majuscules, mots reliés par des tirets")
     return cell
 
 
@@ -148,14 +159,22 @@ def _read_date(cell: str, col: Column, index: Index) -> Literal:
     try:
         return date_literal(cell)
     except ValueError as exc:
-        raise CellError(f"{cell!r}: {exc}", "YYYY, YYYY-MM or YYYY-MM-DD") from None
+        raise CellError(f"{cell!r}: {exc}", "YYYY, YYYY-MM or YYYY-MM-DD",
+                        fr=f"« {cell} » n'est pas une date de la forme AAAA, AAAA-MM ou AAAA-MM-JJ",
+                        expected_fr="AAAA, AAAA-MM ou AAAA-MM-JJ",
+                        fix="write the date as the source gives it, e.g. 2013, 2013-06 or 2013-06-17",
+                        fix_fr="écrire la date avec la précision de la source, par exemple 2013, 2013-06 ou 2013-06-17") from None
 
 
 def _read_url(cell: str, col: Column, index: Index) -> URIRef:
     try:
         return URIRef(check_web_iri(cell))
     except ValueError as exc:
-        raise CellError(f"{cell!r}: {exc}", "an absolute http(s) address") from None
+        raise CellError(f"{cell!r}: {exc}", "an absolute http(s) address",
+                        fr=f"« {cell} » n'est pas une adresse web valable ({_fr_iri_reason(str(exc))})",
+                        expected_fr="une adresse complète commençant par http:// ou https://",
+                        fix="copy the full address from the browser, e.g. https://www.example.fr/",
+                        fix_fr="copier l'adresse complète depuis le navigateur, par exemple https://www.exemple.fr/") from None
 
 
 def _read_number(cell: str, col: Column, index: Index) -> Literal:
@@ -163,7 +182,11 @@ def _read_number(cell: str, col: Column, index: Index) -> Literal:
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise CellError(f"{cell!r} is not a number", "digits with an optional decimal point, e.g. 1100 or 2.35") from None
+        raise CellError(f"{cell!r} is not a number", "digits with an optional decimal point, e.g. 1100 or 2.35",
+                        fr=f"« {cell} » n'est pas un nombre",
+                        expected_fr="des chiffres, avec un point décimal si besoin, par exemple 1100 ou 2.35",
+                        fix="write the figure in digits; put 'more than', 'about'… in the qualifier column",
+                        fix_fr="écrire le chiffre en chiffres ; « plus de », « environ »… vont dans la colonne qualifier") from None
     if value == value.to_integral_value() and "." not in text:
         return Literal(text, datatype=XSD.integer)
     return Literal(text, datatype=XSD.decimal)
@@ -171,24 +194,45 @@ def _read_number(cell: str, col: Column, index: Index) -> Literal:
 
 def _read_duration(cell: str, col: Column, index: Index) -> Literal:
     if not re.match(r"^P(\d+Y)?(\d+M)?(\d+D)?$", cell) or cell == "P":
-        raise CellError(f"{cell!r} is not a duration", "an ISO 8601 duration such as P4Y or P1Y")
+        raise CellError(f"{cell!r} is not a duration", "an ISO 8601 duration such as P4Y or P1Y",
+                        fr=f"« {cell} » n'est pas une durée", expected_fr="une durée ISO 8601 comme P4Y ou P1Y")
     return Literal(cell, datatype=XSD.duration)
 
 
 def _read_enum(cell: str, col: Column, index: Index) -> str:
     allowed = ENUMS[col.target or ""]
     if cell not in allowed:
-        raise CellError(f"{cell!r} is not a known {col.name}", "one of " + ", ".join(sorted(allowed)))
+        raise CellError(f"{cell!r} is not a known {col.name}", "one of " + ", ".join(sorted(allowed)),
+                        fr=f"« {cell} » n'est pas une valeur connue pour {col.name}",
+                        expected_fr="l'une de " + ", ".join(sorted(allowed)))
     return cell
 
 
-def _suggest(value: str, candidates: Iterable[str]) -> str:
+def _close(value: str, candidates: Iterable[str]) -> list[str]:
     pool = list(candidates)
     close = difflib.get_close_matches(value, pool, n=3, cutoff=0.6)
     if not close:
         folded = {fold(c): c for c in pool}
         close = [folded[c] for c in difflib.get_close_matches(fold(value), list(folded), n=3, cutoff=0.6)]
+    return close
+
+
+def _suggest(value: str, candidates: Iterable[str]) -> str:
+    close = _close(value, candidates)
     return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def _fr_iri_reason(reason: str) -> str:
+    if reason == "not a web address":
+        return "elle ne commence pas par http:// ou https://"
+    if "is not allowed in an IRI" in reason:
+        return "elle contient un caractère interdit, à encoder en %xx"
+    return reason
+
+
+KIND_FR = {"pole": "pôle", "org": "organisation", "person": "personne", "programme": "programme",
+           "event": "événement", "partnership": "partenariat", "change": "changement", "axis": "axe",
+           "observation": "chiffre"}
 
 
 def _resolve(kind: str, key: str, index: Index) -> URIRef:
@@ -196,14 +240,30 @@ def _resolve(kind: str, key: str, index: Index) -> URIRef:
     if space == "id":
         known = index.keys.get(kind, {})
         if key not in known:
-            raise CellError(f"no {kind} record with key {key!r}{_suggest(key, known)}",
-                            f"the key of a record in {RECORD_FILES.get(kind, kind)}")
+            close = _close(key, known)
+            hint_en = f" (did you mean {', '.join(close)}?)" if close else ""
+            hint_fr = f" (vouliez-vous dire {', '.join(close)} ?)" if close else ""
+            raise CellError(f"no {kind} record with key {key!r}{hint_en}",
+                            f"the key of a record in {RECORD_FILES.get(kind, kind)}",
+                            fr=f"aucun enregistrement {KIND_FR.get(kind, kind)} n'a la clé « {key} »{hint_fr}",
+                            expected_fr=f"la clé d'un enregistrement de {RECORD_FILES.get(kind, kind)}",
+                            fix=(f"use {close[0]!r}" if close else "check the key with pole-graph query") ,
+                            fix_fr=(f"écrire « {close[0]} »" if close else "vérifier la clé avec pole-graph query"))
         return thing(segment, key)
     codes = index.concepts.get(segment, set())
     if key not in codes:
-        raise CellError(f"{key!r} is not a code of the {segment} scheme{_suggest(key, codes)}",
-                        f"a code of https://w3id.org/pole-graph/def/{segment}")
+        raise _not_a_code(key, segment, codes)
     return concept(segment, key)
+
+
+def _not_a_code(key: str, segment: str, codes: Iterable[str]) -> CellError:
+    close = _close(key, codes)
+    return CellError(f"{key!r} is not a code of the {segment} scheme" + (f" (did you mean {', '.join(close)}?)" if close else ""),
+                     f"a code of https://w3id.org/pole-graph/def/{segment}",
+                     fr=f"« {key} » n'est pas un code du schéma {segment}" + (f" (vouliez-vous dire {', '.join(close)} ?)" if close else ""),
+                     expected_fr=f"un code de https://w3id.org/pole-graph/def/{segment}",
+                     fix=(f"use {close[0]!r}" if close else f"see the codes of https://w3id.org/pole-graph/def/{segment}"),
+                     fix_fr=(f"écrire « {close[0]} »" if close else f"voir les codes de https://w3id.org/pole-graph/def/{segment}"))
 
 
 def _read_ref(cell: str, col: Column, index: Index) -> URIRef:
@@ -214,15 +274,18 @@ def _read_anyref(cell: str, col: Column, index: Index) -> URIRef:
     kind, sep, key = cell.partition("/")
     if not sep or kind not in REF_TYPES:
         raise CellError(f"{cell!r} does not say what it refers to",
-                        "{type}/{key} with type one of " + ", ".join(REF_TYPES))
+                        "{type}/{key} with type one of " + ", ".join(REF_TYPES),
+                        fr=f"« {cell} » ne dit pas à quoi il renvoie",
+                        expected_fr="{type}/{clé}, le type étant l'un de " + ", ".join(REF_TYPES),
+                        fix="prefix the key with its type, e.g. org/dgcis or pole/lyonbiopole",
+                        fix_fr="faire précéder la clé de son type, par exemple org/dgcis ou pole/lyonbiopole")
     return _resolve(kind, key, index)
 
 
 def _read_concept(cell: str, col: Column, index: Index) -> URIRef:
     codes = index.concepts.get(col.target or "", set())
     if cell not in codes:
-        raise CellError(f"{cell!r} is not a code of the {col.target} scheme{_suggest(cell, codes)}",
-                        f"a code of https://w3id.org/pole-graph/def/{col.target}")
+        raise _not_a_code(cell, col.target or "", codes)
     return concept(col.target or "", cell)
 
 
@@ -718,15 +781,29 @@ def read_csv(text: str, file: str, rtype: RecordType) -> tuple[list[RawRow], lis
     return rows, problems
 
 
+def _row_iri(raw: RawRow, rtype: RecordType) -> str | None:
+    """The IRI a row would have, if its key cells are readable (to name it in reports)."""
+    parts = [raw.cells.get(c, "").strip() for c in rtype.key_columns]
+    if not all(parts):
+        return None
+    key = "-".join(parts)
+    if rtype.id_type is None:
+        return key
+    return str(thing(rtype.id_type, key)) if is_slug(key) else None
+
+
 def parse_row(raw: RawRow, rtype: RecordType, index: Index) -> tuple[dict[str, object], list[Problem]]:
     values: dict[str, object] = {}
     problems: list[Problem] = []
+    iri = _row_iri(raw, rtype)
     for col in rtype.columns:
         cell = raw.cells.get(col.name, "").strip()
         if not cell:
             if col.required:
                 problems.append(Problem(raw.file, col.name, "required value is empty", line=raw.line,
-                                        expected=col.help_en or None))
+                                        expected=col.help_en or None, message_fr="valeur obligatoire vide",
+                                        expected_fr=col.help_fr or None,
+                                        fix="fill in this column", fix_fr="remplir cette colonne", record=iri))
             values[col.name] = [] if col.multi else None
             continue
         reader = READERS[col.kind]
@@ -736,7 +813,9 @@ def parse_row(raw: RawRow, rtype: RecordType, index: Index) -> tuple[dict[str, o
             try:
                 parsed.append(reader(part, col, index))
             except CellError as exc:
-                problems.append(Problem(raw.file, col.name, str(exc), line=raw.line, expected=exc.expected))
+                problems.append(Problem(raw.file, col.name, str(exc), line=raw.line, expected=exc.expected,
+                                        message_fr=exc.fr, expected_fr=exc.expected_fr, fix=exc.fix, fix_fr=exc.fix_fr,
+                                        record=iri))
         values[col.name] = parsed if col.multi else (parsed[0] if parsed else None)
     return values, problems
 
@@ -752,13 +831,14 @@ def record_iri(rtype: RecordType, key: str) -> URIRef:
     return thing(rtype.id_type, key)
 
 
-def first_pass(files: dict[str, str], index: Index) -> tuple[dict[str, list[RawRow]], list[Problem]]:
+def first_pass(files: dict[str, str], index: Index,
+               types: dict[str, RecordType] | None = None) -> tuple[dict[str, list[RawRow]], list[Problem]]:
     """Read every CSV, collect record keys and names so references can be checked."""
     problems: list[Problem] = []
     rows_by_file: dict[str, list[RawRow]] = {}
     for path, text in files.items():
         name = Path(path).name
-        rtype = BY_FILE.get(name)
+        rtype = (types or {}).get(path) or BY_FILE.get(name)
         if rtype is None:
             problems.append(Problem(path, None, "no record type for this file name",
                                     expected="one of " + ", ".join(sorted(BY_FILE))))
@@ -775,7 +855,8 @@ def first_pass(files: dict[str, str], index: Index) -> tuple[dict[str, list[RawR
                 continue
             if key in known:
                 other_file, other_line = known[key]
-                problems.append(Problem(path, "key", f"key {key!r} is already used by {other_file} line {other_line}",
+                where = f"{other_file} line {other_line}" if other_line else f"<{thing(rtype.id_type, key)}>, already in the graph"
+                problems.append(Problem(path, "key", f"key {key!r} is already used by {where}",
                                         line=row.line, expected="a key unique within its record type"))
                 continue
             known[key] = (path, row.line)
@@ -791,14 +872,18 @@ def first_pass(files: dict[str, str], index: Index) -> tuple[dict[str, list[RawR
     return rows_by_file, problems
 
 
-def build_records(files: dict[str, str], index: Index) -> tuple[list[Record], list[Triple], list[Problem]]:
-    """Map every CSV row to triples. Returns records, triples and every problem found."""
-    rows_by_file, problems = first_pass(files, index)
+def build_records(files: dict[str, str], index: Index, types: dict[str, RecordType] | None = None
+                  ) -> tuple[list[Record], list[Triple], list[Problem]]:
+    """Map every CSV row to triples. Returns records, triples and every problem found.
+
+    The record type of a file is ``types[path]`` if given, else the one named by its file name.
+    """
+    rows_by_file, problems = first_pass(files, index, types)
     records: list[Record] = []
     triples: list[Triple] = []
     seen_keys: dict[tuple[str, str], tuple[str, int]] = {}
     for path, rows in rows_by_file.items():
-        rtype = BY_FILE[Path(path).name]
+        rtype = (types or {}).get(path) or BY_FILE[Path(path).name]
         for raw in rows:
             values, found = parse_row(raw, rtype, index)
             problems += found

@@ -116,8 +116,9 @@ class GraphStore:
         return cls(path, ox.Store.read_only(str(path / DB_DIR)), info)
 
     def query(self, sparql: str):
-        """Run SPARQL over the union of the named graphs (asserted, inferred, shapes)."""
-        return self.db.query(sparql, use_default_graph_as_union=True)
+        """Run SPARQL with the knowledge graph (asserted + inferred) as the default graph; the other
+        named graphs (shapes, index, history) stay reachable with GRAPH."""
+        return self.db.query(sparql, default_graph=KNOWLEDGE_GRAPH)
 
     def dump(self, fmt: ox.RdfFormat, graphs: tuple[URIRef, ...]) -> bytes:
         """Serialise the chosen graphs: quads formats keep graph names, triple formats merge them."""
@@ -135,6 +136,8 @@ class GraphStore:
         return merged.dump(format=fmt, from_graph=ox.DefaultGraph(),
                            prefixes=PREFIXES if fmt in (ox.RdfFormat.TURTLE,) else None)
 
+
+KNOWLEDGE_GRAPH = [ox.NamedNode(str(g)) for g in ASSERTED_GRAPHS + (GRAPH_INFERRED,)]
 
 GRAPH_SELECTIONS = {
     "asserted": ASSERTED_GRAPHS,
