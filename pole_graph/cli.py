@@ -211,6 +211,22 @@ def cmd_validate(ns: argparse.Namespace, settings: Settings, out: TextIO, err: T
     return report.exit_code
 
 
+def _released(verb):
+    """Run a write verb, then drop its read-write store handle before returning: RocksDB readers opened
+    afterwards in the same process must not share files with a live writer."""
+    import functools
+    import gc
+
+    @functools.wraps(verb)
+    def run(*args, **kwargs):
+        try:
+            return verb(*args, **kwargs)
+        finally:
+            gc.collect()
+    return run
+
+
+@_released
 def cmd_add(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from .steward import PG, Steward, current_user, open_for_writing
     from .store import writer_lock
@@ -235,6 +251,7 @@ def cmd_add(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO
     return 0
 
 
+@_released
 def cmd_retract(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from .steward import PG, Steward, current_user, open_for_writing
     from .store import writer_lock

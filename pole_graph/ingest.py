@@ -32,6 +32,7 @@ FORMATS = {
     "jsonld": ox.RdfFormat.JSON_LD,
     "rdf": ox.RdfFormat.RDF_XML,
 }
+SYNTAX_NAMES = {"ttl": "Turtle", "nt": "N-Triples", "jsonld": "JSON-LD", "rdf": "RDF/XML"}
 EXTENSIONS = {".csv": "csv", ".ttl": "ttl", ".turtle": "ttl", ".nt": "nt", ".jsonld": "jsonld",
               ".json": "jsonld", ".rdf": "rdf", ".xml": "rdf", ".owl": "rdf"}
 ID = BASE + "id/"
@@ -219,7 +220,7 @@ def _read_rdf(text: str, data: bytes, kind: str, shown: str, sub: Submission) ->
     try:
         quads = list(ox.parse(data, format=FORMATS[kind]))
     except SyntaxError as exc:
-        sub.add_problem(rdf_syntax_problem(exc, shown), "syntax")
+        sub.add_problem(rdf_syntax_problem(exc, shown, SYNTAX_NAMES[kind]), "syntax")
         return
     triples: list[Triple] = []
     for q in quads:

@@ -70,7 +70,7 @@ def parse_rdf_file(path: Path, shown: str, fmt: ox.RdfFormat = ox.RdfFormat.TURT
     return graph
 
 
-def rdf_syntax_problem(exc: SyntaxError, shown: str) -> Problem:
+def rdf_syntax_problem(exc: SyntaxError, shown: str, syntax: str = "Turtle") -> Problem:
     message = str(exc.msg if hasattr(exc, "msg") else exc)
     line, column = getattr(exc, "lineno", None), getattr(exc, "offset", None)
     if line is None:
@@ -78,7 +78,8 @@ def rdf_syntax_problem(exc: SyntaxError, shown: str) -> Problem:
         if m:
             line, column = int(m.group(1)), int(m.group(2))
     message = re.sub(r"^Parser error (at|between) .*?: ", "", message)
-    return Problem(shown, None, message, line=line, column=column, expected="valid Turtle (RDF 1.1)")
+    return Problem(shown, None, message, line=line, column=column, expected=f"valid {syntax} (RDF 1.1)",
+                   expected_fr=f"du {syntax} valide (RDF 1.1)")
 
 
 def _parse_all(project: Project, paths: tuple[Path, ...], problems: list[Problem]) -> Graph:

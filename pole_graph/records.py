@@ -238,6 +238,11 @@ KIND_FR = {"pole": "pôle", "org": "organisation", "person": "personne", "progra
 def _resolve(kind: str, key: str, index: Index) -> URIRef:
     space, segment = REF_TYPES[kind]
     if space == "id":
+        if not is_slug(key):
+            raise CellError(f"{key!r} is not a valid key", "lowercase ASCII letters, digits and hyphens, e.g. aerospace-valley",
+                            fr=f"« {key} » n'est pas une clé valide",
+                            expected_fr="des minuscules ASCII, des chiffres et des tirets, par exemple aerospace-valley",
+                            fix="give the key of an existing record", fix_fr="donner la clé d'un enregistrement existant")
         known = index.keys.get(kind, {})
         if key not in known:
             close = _close(key, known)
@@ -853,7 +858,9 @@ def first_pass(files: dict[str, str], index: Index,
             key = row.cells.get("key", "").strip()
             if not key:
                 continue
-            if key in known:
+            # duplicates within the files (and, at build time, with Turtle records); a store-backed
+            # index leaves duplicates with stored records to the steward's context checks
+            if key in (known if type(known) is dict else dict(known)):
                 other_file, other_line = known[key]
                 where = f"{other_file} line {other_line}" if other_line else f"<{thing(rtype.id_type, key)}>, already in the graph"
                 problems.append(Problem(path, "key", f"key {key!r} is already used by {where}",

@@ -188,6 +188,9 @@ class Steward:
                                | self.rules.functional | self.rules.inverse_functional)
         self._concepts: dict[str, set[str]] | None = None
         self._keys: dict[str, list[str]] = {}
+        for prop, label in self.ontology.subject_objects(RDFS.label):
+            if isinstance(label, Literal) and label.language in ("fr", "en"):
+                _ONTOLOGY_LABELS.setdefault(prop, {})[label.language] = str(label)
 
     @classmethod
     def open(cls, path: Path | str) -> "Steward":
@@ -202,12 +205,18 @@ class Steward:
     # ---- store lookups -------------------------------------------------------------------------
 
     def exists(self, iri: URIRef) -> bool:
-        node = ox.NamedNode(str(iri))
+        try:
+            node = ox.NamedNode(str(iri))
+        except ValueError:  # not a valid IRI: certainly not in the store
+            return False
         return any(True for _ in self.db.quads_for_pattern(node, None, None, None))
 
     def in_data(self, iri: URIRef) -> bool:
-        return any(True for _ in self.db.quads_for_pattern(ox.NamedNode(str(iri)), None, None,
-                                                           ox.NamedNode(str(GRAPH_DATA))))
+        try:
+            node = ox.NamedNode(str(iri))
+        except ValueError:
+            return False
+        return any(True for _ in self.db.quads_for_pattern(node, None, None, ox.NamedNode(str(GRAPH_DATA))))
 
     def keys_of(self, kind: str) -> list[str]:
         if kind not in self._keys:
@@ -264,7 +273,9 @@ class Steward:
         plan = Plan()
         for problem, kind, record in sub.problems:
             r = report.for_record(str(record) if record else None, problem.file, problem.line, None)
-            r.items.append(Item(kind, {"fr": problem.text("message", "fr"), "en": problem.message},
+            at_fr = f" (colonne {problem.column})" if problem.column else ""
+            at_en = f" (column {problem.column})" if problem.column else ""
+            r.items.append(Item(kind, {"fr": problem.text("message", "fr") + at_fr, "en": problem.message + at_en},
                                 field=problem.field, field_label=_column_label(problem.field), found=None,
                                 expected=_both(problem, "expected"), fix=_both(problem, "fix"),
                                 engine=problem.message))
@@ -281,7 +292,7 @@ class Steward:
             if not self.exists(t[0]):
                 R.add(t)
         own_nodes = {t[0] for t in R}
-        self._check_identity(records, report)
+        taken = self._check_identity(records, report)
         self._check_references(records, R, own_nodes, report)
         context = self._context(R, own_nodes)
         everything, contradictions = closure(self.rules, R | context)
@@ -294,7 +305,8 @@ class Steward:
                         fix={"fr": "vérifier les types et les références de l'enregistrement",
                              "en": "check the record's types and references"}, engine=message)
             report.for_record(str(rec.iri), rec.file, rec.line, None).items.append(item)
-        self._check_shapes(records, R | context | inferred, own_nodes, report)
+        checked = {n for n in own_nodes if URIRef(str(n).split("#", 1)[0]) not in taken}
+        self._check_shapes(records, R | context | inferred, checked, report)
         plan.records = sorted(ours)
         plan.asserted = R
         plan.inferred = inferred
@@ -309,11 +321,15 @@ class Steward:
         except TypeError:
             return False
 
-    def _check_identity(self, records: list[SubmittedRecord], report: StewardReport) -> None:
+    def _check_identity(self, records: list[SubmittedRecord], report: StewardReport) -> set[URIRef]:
+        """Duplicates of stored records or of each other; returns the records whose key is taken."""
         seen_names: dict[tuple[str, str], URIRef] = {}
+        taken: set[URIRef] = set()
         for rec in records:
             r = report.for_record(str(rec.iri), rec.file, rec.line, rec.type.name if rec.type else None)
+            twins: set[URIRef] = set()
             if self.in_data(rec.iri):
+                taken.add(rec.iri)
                 r.items.append(Item("duplicate", {"fr": f"un enregistrement de clé « {rec.key} » existe déjà dans le graphe",
                                                   "en": f"a record with key {rec.key!r} already exists in the graph"},
                                     field="key", field_label={"fr": "clé", "en": "key"}, found=rec.key,
@@ -332,12 +348,14 @@ class Steward:
                 if p in (SKOS.prefLabel, FOAF.name) and isinstance(o, Literal):
                     folded = fold(str(o))
                     twin = seen_names.get((kind, folded))
-                    if twin is not None and twin != rec.iri:
-                        r.items.append(_name_twin(rec, o, twin))
+                    candidates = {twin} if twin is not None else set()
                     seen_names[(kind, folded)] = rec.iri
                     for other in self.subjects_with(PG.foldedName, Literal(folded), GRAPH_INDEX):
-                        if other != rec.iri and str(other).startswith(f"{ID}{kind}/") and self.types_of(other) & my_types:
-                            r.items.append(_name_twin(rec, o, other))
+                        if str(other).startswith(f"{ID}{kind}/") and self.types_of(other) & my_types:
+                            candidates.add(other)
+                    for other in sorted(candidates - twins - {rec.iri}):
+                        twins.add(other)
+                        r.items.append(_name_twin(rec, o, other))
                 if p in IDENTIFIERS:
                     for other in self.subjects_with(p, o):
                         if other != rec.iri and self.types_of(other) & my_types:
@@ -350,6 +368,7 @@ class Steward:
                                                 fix={"fr": f"vérifier qu'il ne s'agit pas de {shorten(str(other))}",
                                                      "en": f"check that this is not {shorten(str(other))}"},
                                                 engine=f"<{other}> {p.n3()} {o.n3()}", path=str(p)))
+        return taken
 
     def _check_references(self, records: list[SubmittedRecord], R: set[Triple], own: set[Node],
                           report: StewardReport) -> None:
@@ -580,6 +599,9 @@ def _column_label(column: str | None) -> dict[str, str]:
     return {}
 
 
+_ONTOLOGY_LABELS: dict[Node, dict[str, str]] = {}
+
+
 def _field_label(prop: Node | None, rec: SubmittedRecord | None) -> dict[str, str]:
     if prop is None:
         return {}
@@ -590,7 +612,7 @@ def _field_label(prop: Node | None, rec: SubmittedRecord | None) -> dict[str, st
     if prop in FIELD_LABELS:
         fr, en = FIELD_LABELS[prop]
         return {"fr": fr, "en": en}
-    return {}
+    return dict(_ONTOLOGY_LABELS.get(prop, {}))
 
 
 def _name_twin(rec: SubmittedRecord, name: Literal, other: URIRef) -> Item:
