@@ -131,16 +131,21 @@ class _Index:
         return True
 
 
-def closure(rules: Rules, triples: Iterable[Triple]) -> tuple[set[Triple], list[str]]:
-    """All triples of the OWL 2 RL closure of ``triples`` under ``rules``, and any contradictions."""
+def closure(rules: Rules, triples: Iterable[Triple], include_schema: bool = True) -> tuple[set[Triple], list[str]]:
+    """All triples of the OWL 2 RL closure of ``triples`` under ``rules``, and any contradictions.
+
+    ``include_schema=False`` leaves out the ontology's own closure: for an incremental step on a
+    store that already holds it.
+    """
     index = _Index()
     queue: list[Triple] = []
     for t in triples:
         if index.add(t):
             queue.append(t)
-    for t in rules.schema_closure:
-        if index.add(t):
-            queue.append(t)
+    if include_schema:
+        for t in rules.schema_closure:
+            if index.add(t):
+                queue.append(t)
 
     chain_steps: dict[Node, list[tuple[Node, tuple[Node, ...], int]]] = defaultdict(list)
     for head, chain in rules.chains:

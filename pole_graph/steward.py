@@ -295,7 +295,7 @@ class Steward:
         taken = self._check_identity(records, report)
         self._check_references(records, R, own_nodes, report)
         context = self._context(R, own_nodes)
-        everything, contradictions = closure(self.rules, R | context)
+        everything, contradictions = closure(self.rules, R | context, include_schema=False)
         inferred = {t for t in everything - R - context if not is_noise(*t) and not isinstance(t[0], Literal)
                     and not self._stored(t)}
         for message in contradictions:
@@ -419,8 +419,7 @@ class Steward:
                       report: StewardReport) -> None:
         data = _graph_of(graph_triples)
         focus = sorted(n for n in own if isinstance(n, URIRef))
-        conforms, results, text = pyshacl_validate(data, shacl_graph=self.shapes, focus_nodes=focus, advanced=True,
-                                                   inference="none", allow_warnings=True)
+        conforms, results, text = self._validator_run(data, focus)
         if not isinstance(results, Graph):
             raise UsageError(f"the stored shapes cannot be used: {text}")
         from .validate import _render_templates
@@ -456,6 +455,28 @@ class Steward:
             target = report.for_record(base if rec else str(focus_node), rec.file if rec else None,
                                        rec.line if rec else None, rec.type.name if rec and rec.type else None)
             target.items.append(item)
+
+    def _validator_run(self, data: Graph, focus: list[URIRef]):
+        """pySHACL on a small graph, reusing a prepared shapes graph (its shape cache is the costly
+        part of a run on a few hundred triples); falls back to the public entry point."""
+        from .validate import cache_sparql_parsing
+
+        cache_sparql_parsing()
+        options = {"advanced": True, "inference": "none", "allow_warnings": True, "inplace": True,
+                   "focus_nodes": focus}
+        try:
+            from pyshacl import Validator
+            from pyshacl.graph_abstraction import DataGraph
+            from pyshacl.shapes_graph import ShapesGraph
+
+            if getattr(self, "_prepared", None) is None:
+                self._prepared = ShapesGraph(self.shapes)
+                self._prepared.shapes  # builds the node-shape cache once
+            validator = Validator(DataGraph.from_rdflib(data), shacl_graph=self.shapes, options=dict(options))
+            validator.shacl_graph = self._prepared
+            return validator.run()
+        except (ImportError, AttributeError, TypeError):
+            return pyshacl_validate(data, shacl_graph=self.shapes, **options)
 
     # ---- writing -------------------------------------------------------------------------------
 

@@ -83,8 +83,14 @@ def _sample(col: Column) -> object:
     return "sample"
 
 
+def constant_properties(rtype: RecordType) -> set[Node]:
+    """Properties the mapping writes on the record's node whatever the columns hold."""
+    props = column_properties(rtype)
+    return props.pop("*", set())
+
+
 def column_properties(rtype: RecordType) -> dict[str, set[Node]]:
-    """The properties each column writes on the record's own node."""
+    """The properties each column writes on the record's own node (key ``*``: written whatever)."""
     values = {c.name: ([_sample(c)] if c.multi else _sample(c)) for c in rtype.columns}
     index = _Everything()
     iri = record_iri(rtype, "https://example.org/sample" if rtype.id_type is None else "sample")
@@ -99,6 +105,13 @@ def column_properties(rtype: RecordType) -> dict[str, set[Node]]:
         except (KeyError, TypeError, AttributeError):
             without = {t for t in full if t[0] != iri}  # a required column: everything of the record hangs on it
         out[col.name] = {p for s, p, o in full - without if s == iri or str(s).startswith(f"{iri}#")}
+    empty = {c.name: ([] if c.multi else None) for c in rtype.columns if not c.required}
+    try:
+        minimal = set(rtype.build(Record(rtype, "template", 1, dict(values, **empty), iri, "sample", index)))
+    except (KeyError, TypeError, AttributeError):
+        minimal = set()
+    by_columns = set().union(*out.values()) if out else set()
+    out["*"] = {p for s, p, o in minimal if s == iri} - by_columns
     return out
 
 
@@ -131,6 +144,7 @@ def rules_for(rtype: RecordType, shapes: Graph, ontology: Graph) -> list[ColumnR
         classes |= set(ontology.transitive_objects(c, RDFS.subClassOf))
     by_path = property_shapes(shapes, classes)
     props = column_properties(rtype)
+    props.pop("*", None)
     rules = []
     for col in rtype.columns:
         mins, maxs, expects, messages = [0], [], {}, {}
