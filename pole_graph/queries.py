@@ -25,7 +25,7 @@ import pyoxigraph as ox
 import yaml
 
 from .errors import ContentError, ParameterError, Problem, QueryError, UnknownQueryError
-from .namespaces import PREFIXES
+from .namespaces import BASE, PREFIXES
 from .project import Project
 from .terms import date_literal, fold
 
@@ -280,65 +280,78 @@ def bind_values(sparql: str, bindings: Mapping[str, Any]) -> str:
 # ---- parameter values ------------------------------------------------------------------------
 
 class Resolver:
-    """Finds the thing a user names: by key, full IRI, name, acronym or code, ignoring accents and case."""
+    """Finds the thing a user names: by key, full IRI, name, acronym or code, ignoring accents and case.
 
-    LABELS = """
-        PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-        PREFIX foaf: <http://xmlns.com/foaf/0.1/>
-        PREFIX pg: <https://w3id.org/pole-graph/def/core#>
-        SELECT ?s ?label WHERE {
-          { ?s skos:prefLabel ?label } UNION { ?s skos:altLabel ?label } UNION { ?s skos:notation ?label }
-          UNION { ?s pg:inseeCode ?label } UNION { ?s foaf:name ?label }
-        }"""
+    Names are looked up in the folded-name index (``graph/index``, written by the build), keys by
+    probing the IRI patterns a key can take (``id/{type}/{key}``, ``def/{scheme}/{key}``): a few
+    lookups whatever the size of the graph. Everything goes through ``run(sparql)``, so it works the
+    same on any SPARQL 1.1 store.
+    """
+
+    INDEX = "https://w3id.org/pole-graph/graph/index"
+    FOLDED = "https://w3id.org/pole-graph/def/core#foldedName"
 
     def __init__(self, run: Any) -> None:
         self._run = run
-        self._labels: dict[str, set[str]] | None = None
-        self._types: dict[str, set[str]] = {}
-        self._names: dict[str, str] = {}
+        self._prefixes: list[str] | None = None
 
-    def _load(self) -> dict[str, set[str]]:
-        if self._labels is None:
-            labels: dict[str, set[str]] = {}
-            for row in self._run(self.LABELS):
-                iri = row["s"]
-                if not isinstance(iri, ox.NamedNode):
-                    continue
-                labels.setdefault(fold(row["label"].value), set()).add(iri.value)
-                self._names.setdefault(iri.value, row["label"].value)
-            self._labels = labels
-        return self._labels
+    def _iris(self, sparql: str) -> list[str]:
+        return [row["s"].value for row in self._run(sparql) if isinstance(row["s"], ox.NamedNode)]
 
-    def instances(self, cls: str | None) -> set[str]:
-        key = cls or "*"
-        if key not in self._types:
-            pattern = f"?s a <{cls}>" if cls else "?s a ?t"
-            self._types[key] = {row["s"].value for row in self._run(f"SELECT DISTINCT ?s WHERE {{ {pattern} }}")
-                                if isinstance(row["s"], ox.NamedNode)}
-        return self._types[key]
+    def _is_a(self, iri: str, cls: str | None) -> bool:
+        pattern = f"<{iri}> a <{cls}>" if cls else f"<{iri}> ?p ?o"
+        return bool(self._run(f"ASK {{ {pattern} }}"))
+
+    def _key_prefixes(self) -> list[str]:
+        if self._prefixes is None:
+            from .records import REF_TYPES
+            ids = sorted({f"{BASE}id/{seg}/" for space, seg in REF_TYPES.values() if space == "id"}
+                         | {f"{BASE}id/{seg}/" for seg in ("labelling", "membership", "contribution")})
+            schemes = self._iris(f"""SELECT DISTINCT ?s WHERE {{ ?c <http://www.w3.org/2004/02/skos/core#inScheme> ?s
+                                    FILTER(STRSTARTS(STR(?s), "{BASE}def/")) }}""")
+            self._prefixes = ids + sorted(s + "/" for s in schemes)
+        return self._prefixes
+
+    def by_name(self, text: str) -> list[str]:
+        folded = fold(text)
+        if not folded:
+            return []
+        literal = term_to_sparql(ox.Literal(folded))
+        return self._iris(f"SELECT DISTINCT ?s WHERE {{ GRAPH <{self.INDEX}> {{ ?s <{self.FOLDED}> {literal} }} }}")
 
     def resolve(self, param: Param, value: str) -> ox.NamedNode:
         cls = _expand(param.cls) if param.cls else None
-        candidates = self.instances(cls)
         text = value.strip()
-        if text in candidates:
-            return ox.NamedNode(text)
-        by_key = sorted(c for c in candidates if c.rsplit("/", 1)[-1] == text and "#" not in c)
-        if len(by_key) == 1:
-            return ox.NamedNode(by_key[0])
-        labels = self._load()
-        by_label = sorted(labels.get(fold(text), set()) & candidates)
-        if len(by_label) == 1:
-            return ox.NamedNode(by_label[0])
-        if len(by_key) + len(by_label) > 1:
-            found = ", ".join(sorted(set(by_key) | set(by_label)))
+        if re.match(r"^https?://\S+$", text) and not re.search(r'[<>"{}|^`\\]', text):
+            if self._is_a(text, cls):
+                return ox.NamedNode(text)
+        if re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", text):
+            by_key = [p + text for p in self._key_prefixes() if self._is_a(p + text, cls)]
+            if len(by_key) == 1:
+                return ox.NamedNode(by_key[0])
+        else:
+            by_key = []
+        by_name = sorted(iri for iri in self.by_name(text) if self._is_a(iri, cls))
+        if len(by_name) == 1 and not by_key:
+            return ox.NamedNode(by_name[0])
+        if len(set(by_key) | set(by_name)) > 1:
+            found = ", ".join(sorted(set(by_key) | set(by_name)))
             raise ParameterError(f"{param.name}={value!r} is ambiguous: it names {found}",
                                  hint="give the key (last part of the IRI) or the full IRI")
-        folded = {f: iris for f, iris in labels.items() if iris & candidates}
-        close = difflib.get_close_matches(fold(text), list(folded), n=3, cutoff=0.6)
-        hint = ("did you mean " + ", ".join(repr(self._names[sorted(folded[c] & candidates)[0]]) for c in close) + "?") if close else None
         what = f"a {param.cls}" if param.cls else "anything"
-        raise ParameterError(f"{param.name}={value!r} does not name {what} in the graph", hint=hint)
+        raise ParameterError(f"{param.name}={value!r} does not name {what} in the graph", hint=self._suggest(text, cls))
+
+    def _suggest(self, text: str, cls: str | None) -> str | None:
+        """Close names, for the error message only (it reads the names of that class)."""
+        type_pattern = f"?s a <{cls}> ." if cls else ""
+        rows = self._run(f"""SELECT ?s ?name ?label WHERE {{ {type_pattern}
+                               GRAPH <{self.INDEX}> {{ ?s <{self.FOLDED}> ?name }}
+                               OPTIONAL {{ ?s <http://www.w3.org/2004/02/skos/core#prefLabel> ?label }} }}""")
+        names: dict[str, str] = {}
+        for row in rows:
+            names.setdefault(row["name"].value, (row["label"] or row["name"]).value)
+        close = difflib.get_close_matches(fold(text), list(names), n=3, cutoff=0.6)
+        return ("did you mean " + ", ".join(repr(names[c]) for c in close) + "?") if close else None
 
 
 def _expand(curie: str) -> str:
