@@ -73,6 +73,18 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("template", parents=[common], help="an empty CSV template for a record type, documented from the shapes")
     t.add_argument("type", help="record type: poles, labellings, organisations, partnerships, …")
 
+    sv = sub.add_parser("serve", parents=[common], help="serve the site, the SPARQL endpoint and the query API (uvicorn)")
+    sv.add_argument("--host", help="address to listen on (default 127.0.0.1, env POLE_GRAPH_HOST)")
+    sv.add_argument("--port", type=int, help="port (default 8000, env POLE_GRAPH_PORT; 0 for any free port)")
+    sv.add_argument("--workers", type=int, dest="query_workers", help="SPARQL worker processes (default 2)")
+    sv.add_argument("--query-timeout", type=float, help="seconds before a SPARQL query is stopped (default 30)")
+    sv.add_argument("--get", metavar="PATH", help="answer one request for PATH in-process, print it, and exit")
+    sv.add_argument("--accept", default="text/html", help="Accept header sent with --get (default text/html)")
+
+    pb = sub.add_parser("publish", parents=[common], help="write the whole site as static files, with conneg rules for nginx and Apache")
+    pb.add_argument("--out", required=True, help="folder to write (created; must be empty or a previous publish)")
+    pb.add_argument("--base-url", help="where the site will be served, for absolute links (default https://w3id.org/pole-graph/)")
+
     e = sub.add_parser("export", parents=[common], help="dump the graph")
     e.add_argument("--format", default="nq", choices=sorted(RDF_FORMATS))
     e.add_argument("--graph", default="all", choices=sorted(GRAPH_SELECTIONS))
@@ -81,8 +93,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(ns: argparse.Namespace) -> Settings:
-    return Settings.from_env(store=getattr(ns, "store", None), project=getattr(ns, "project", None),
-                             lang=getattr(ns, "lang", None), reasoner=getattr(ns, "reasoner", None))
+    flags = ("store", "project", "lang", "reasoner", "host", "port", "query_workers", "query_timeout")
+    return Settings.from_env(**{name: getattr(ns, name, None) for name in flags})
 
 
 def _args(pairs: Sequence[str]) -> dict[str, str]:
@@ -202,6 +214,47 @@ def cmd_export(ns: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
     return 0
 
 
+def cmd_serve(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from .server import create_app, get
+    from .store import GraphStore
+
+    GraphStore.open(settings.store)  # fail now, with the usual message, if there is no store
+    if ns.get:
+        status, headers, body = get(ns.get, settings, {"accept": ns.accept})
+        print(f"HTTP {status}", file=out)
+        for key in ("content-type", "location", "content-language", "vary"):
+            if key in headers:
+                print(f"{key}: {headers[key]}", file=out)
+        print(file=out)
+        print(body.decode("utf-8", errors="replace"), file=out)
+        return 0 if status < 400 else 1
+    import socket
+
+    import uvicorn
+
+    app = create_app(settings)
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
+                         hint="choose another port with --port, or stop what uses it") from None
+    host, port = sock.getsockname()[:2]
+    print(f"pole-graph {__version__}: serving {settings.store} on http://{host}:{port}/ (Ctrl-C stops)", file=out, flush=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def cmd_publish(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from .publish import publish
+
+    report = publish(settings, Path(ns.out), base_url=ns.base_url)
+    print(report.text(), file=out)
+    return 0
+
+
 def cmd_validate(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from .steward import Steward
 
@@ -302,4 +355,4 @@ def cmd_template(ns: argparse.Namespace, settings: Settings, out: TextIO, err: T
 
 VERBS = {"build": cmd_build, "check": cmd_check, "query": cmd_query, "sparql": cmd_sparql, "export": cmd_export,
          "validate": cmd_validate, "add": cmd_add, "retract": cmd_retract, "history": cmd_history,
-         "template": cmd_template}
+         "template": cmd_template, "serve": cmd_serve, "publish": cmd_publish}

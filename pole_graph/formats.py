@@ -38,6 +38,62 @@ RDF_FORMATS = {
 }
 
 
+HTML = "text/html"
+
+
+def parse_accept(header: str | None) -> list[tuple[str, float, int]]:
+    """Media ranges of an Accept header with their q-values, most specific first on ties.
+
+    >>> [m for m, q, _ in parse_accept("text/html;q=0.9, text/turtle, */*;q=0.1")]
+    ['text/turtle', 'text/html', '*/*']
+    """
+    ranges = []
+    for i, part in enumerate((header or "*/*").split(",")):
+        items = [x.strip() for x in part.split(";")]
+        media = items[0].lower()
+        if not media:
+            continue
+        q = 1.0
+        for param in items[1:]:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = max(0.0, min(1.0, float(value)))
+                except ValueError:
+                    q = 0.0
+        specificity = 0 if media == "*/*" else (1 if media.endswith("/*") else 2)
+        ranges.append((media, q, -i, specificity))
+    ranges.sort(key=lambda r: (-r[1], -r[3], -r[2]))
+    return [(m, q, s) for m, q, _, s in ranges]
+
+
+def negotiate(accept: str | None, offered: list[str]) -> str | None:
+    """The offered media type the client prefers (q-values, wildcards), or None (→ 406).
+
+    >>> negotiate("text/html,application/xhtml+xml;q=0.9,*/*;q=0.8", ["text/turtle", "text/html"])
+    'text/html'
+    >>> negotiate("application/ld+json;q=0.5, text/turtle", ["text/html", "application/ld+json", "text/turtle"])
+    'text/turtle'
+    >>> negotiate("image/png", ["text/turtle"]) is None
+    True
+    """
+    best, best_score = None, (0.0, -1, 0)
+    for index, media in enumerate(offered):
+        quality, spec = 0.0, -1
+        for rng, q, s in parse_accept(accept):
+            if rng == media or rng == "*/*" or (rng.endswith("/*") and media.startswith(rng[:-1])):
+                if s > spec:  # the most specific matching range decides
+                    quality, spec = q, s
+        score = (quality, spec, -index)
+        if quality > 0 and score > best_score:
+            best, best_score = media, score
+    return best
+
+
+RDF_BY_MEDIA = {media: fmt for fmt, media in RDF_FORMATS.values()}
+EXTENSION_BY_MEDIA = {media: ext for ext, (fmt, media) in RDF_FORMATS.items()}
+
+
 def rdf_format(name: str) -> ox.RdfFormat:
     """An RDF format by extension or media type."""
     for ext, (fmt, media) in RDF_FORMATS.items():

@@ -21,6 +21,13 @@ SETTINGS_DOC = {
     "lang": ("POLE_GRAPH_LANG", "Language of labels and messages: fr or en.", "fr"),
     "reasoner": ("POLE_GRAPH_REASONER", "OWL 2 RL engine for build: rules (fast, tested equal to owlrl) or owlrl (the reference).", "rules"),
     "query_timeout": ("POLE_GRAPH_QUERY_TIMEOUT", "Seconds a query may run before it is stopped.", "30"),
+    "host": ("POLE_GRAPH_HOST", "Address the server listens on.", "127.0.0.1"),
+    "port": ("POLE_GRAPH_PORT", "Port the server listens on.", "8000"),
+    "query_workers": ("POLE_GRAPH_QUERY_WORKERS", "Worker processes answering /sparql (each killed at its deadline); 0 runs queries in the server process, without a deadline.", "2"),
+    "max_rows": ("POLE_GRAPH_MAX_ROWS", "Most rows (or triples) /sparql returns; the answer says when it was cut.", "10000"),
+    "max_body": ("POLE_GRAPH_MAX_BODY", "Largest request body the server accepts, in bytes.", "5000000"),
+    "max_query": ("POLE_GRAPH_MAX_QUERY", "Longest SPARQL query text the server accepts, in characters.", "100000"),
+    "update_token": ("POLE_GRAPH_UPDATE_TOKEN", "Bearer token allowing SPARQL updates on /sparql; unset, the endpoint is read-only.", None),
 }
 
 
@@ -37,6 +44,13 @@ class Settings:
     lang: str = "fr"
     reasoner: str = "rules"
     query_timeout: float = 30.0
+    host: str = "127.0.0.1"
+    port: int = 8000
+    query_workers: int = 2
+    max_rows: int = 10_000
+    max_body: int = 5_000_000
+    max_query: int = 100_000
+    update_token: str | None = None
 
     def __post_init__(self) -> None:
         if self.lang not in ("fr", "en"):
@@ -45,6 +59,13 @@ class Settings:
             raise UsageError(f"unknown reasoner {self.reasoner!r}", hint="use rules or owlrl")
         if not self.query_timeout > 0:
             raise UsageError("the query timeout must be a positive number of seconds")
+        if not 0 <= self.port < 65536:
+            raise UsageError(f"port {self.port} is not between 0 and 65535")
+        for name in ("max_rows", "max_body", "max_query"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name} must be at least 1")
+        if self.query_workers < 0:
+            raise UsageError("query_workers cannot be negative")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -67,6 +88,12 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
     for key in ("store", "project"):
         if isinstance(out.get(key), str):
             out[key] = Path(out[key])  # type: ignore[arg-type]
+    for key in ("port", "query_workers", "max_rows", "max_body", "max_query"):
+        if isinstance(out.get(key), str):
+            try:
+                out[key] = int(out[key])  # type: ignore[arg-type]
+            except ValueError:
+                raise UsageError(f"{SETTINGS_DOC[key][0]}: not a whole number: {out[key]!r}") from None
     if isinstance(out.get("query_timeout"), str):
         try:
             out["query_timeout"] = float(out["query_timeout"])  # type: ignore[arg-type]

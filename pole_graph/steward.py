@@ -506,6 +506,10 @@ class Steward:
                 parts.append("INSERT DATA { GRAPH <%s> {\n%s\n} }" % (graph, "\n".join(_nt(t) for t in triples)))
         self.db.update(";\n".join(parts))  # one update request: one transaction, all or nothing
         self.db.flush()
+        from .store import mark_updated
+
+        if self.store.path is not None and (Path(self.store.path) / "build.json").exists():
+            self.store.info = mark_updated(self.store.path, "steward")
         return activity
 
     # ---- retraction ----------------------------------------------------------------------------

@@ -92,6 +92,22 @@ def write_store(path: Path, graphs: Mapping[URIRef, Graph], info: dict) -> dict[
     return counts
 
 
+def mark_updated(path: Path, by: str) -> dict:
+    """Record in build.json that the store changed after its build (a steward's commit, a SPARQL
+    update): servers watch this file to know when to reopen the store and drop their caches."""
+    import time
+
+    info_path = Path(path) / INFO_FILE
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
+    info["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    info["updated_by"] = by
+    info["revision"] = int(info.get("revision", 0)) + 1
+    staging = info_path.with_name(INFO_FILE + ".tmp")
+    staging.write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
+    staging.replace(info_path)
+    return info
+
+
 def _count(store: ox.Store, name: URIRef) -> int:
     query = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{name}> {{ ?s ?p ?o }} }}"
     return int(next(iter(store.query(query)))["n"].value)

@@ -1,0 +1,173 @@
+"""Executor: run untrusted SPARQL in worker processes that a deadline really stops.
+
+Part of *publish* (the SPARQL endpoint). pyoxigraph cannot be interrupted from Python once a query
+runs, so each query goes to a worker process holding its own read-only handle on the store; if
+the answer is not back by the deadline, the worker is killed (the work stops, its memory is given
+back) and replaced. Results are serialised in the worker, with a row cap. Nothing here parses
+HTTP or decides what is allowed: the caller checks the query first.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import PoleGraphError, QueryError
+
+
+class QueryTimeout(PoleGraphError):
+    http_status = 503
+
+
+@dataclass
+class Answer:
+    kind: str          # "table", "boolean" or "graph"
+    body: bytes
+    media_type: str
+    truncated: bool
+    rows: int
+    seconds: float
+
+
+def _worker(conn, db_path: str) -> None:  # runs in the child process
+    import pyoxigraph as ox
+
+    from .formats import RDF_FORMATS, serialize_result
+    from .queries import QueryResult
+
+    store = ox.Store.read_only(db_path)
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        started = time.perf_counter()
+        try:
+            kwargs = {}
+            if request["default_graphs"] is not None:
+                kwargs["default_graph"] = [ox.NamedNode(g) for g in request["default_graphs"]] or ox.DefaultGraph()
+            if request["named_graphs"] is not None:
+                kwargs["named_graphs"] = [ox.NamedNode(g) for g in request["named_graphs"]]
+            solutions = store.query(request["query"], **kwargs)
+            cap = request["max_rows"]
+            if isinstance(solutions, ox.QueryBoolean):
+                result = QueryResult([], [], boolean=bool(solutions))
+                body = serialize_result(result, request["result_format"]).encode("utf-8")
+                conn.send(("ok", "boolean", body, False, 1, time.perf_counter() - started))
+            elif isinstance(solutions, ox.QueryTriples):
+                out = ox.Store()
+                truncated, n = False, 0
+                for t in solutions:
+                    if n >= cap:
+                        truncated = True
+                        break
+                    out.add(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()))
+                    n += 1
+                fmt = RDF_FORMATS[request["rdf_format"]][0]
+                body = out.dump(format=fmt, from_graph=ox.DefaultGraph())
+                conn.send(("ok", "graph", body, truncated, n, time.perf_counter() - started))
+            else:
+                columns = [v.value for v in solutions.variables]
+                rows, truncated = [], False
+                for s in solutions:
+                    if len(rows) >= cap:
+                        truncated = True
+                        break
+                    rows.append([s[c] for c in columns])
+                body = serialize_result(QueryResult(columns, rows), request["result_format"]).encode("utf-8")
+                conn.send(("ok", "table", body, truncated, len(rows), time.perf_counter() - started))
+        except SyntaxError as exc:
+            conn.send(("syntax", str(exc)))
+        except Exception as exc:  # the engine's message goes back to the client
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class _Worker:
+    def __init__(self, ctx, db_path: str) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker, args=(child, db_path), daemon=True)
+        self.process.start()
+        child.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(timeout=5)
+        self.conn.close()
+
+
+class QueryPool:
+    """A few worker processes answering SPARQL with a deadline and a row cap."""
+
+    def __init__(self, store_path: Path, size: int = 2, deadline: float = 30.0, max_rows: int = 10_000) -> None:
+        self.db_path = str(Path(store_path) / "oxigraph")
+        self.size, self.deadline, self.max_rows = size, deadline, max_rows
+        self._ctx = mp.get_context("spawn")
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._slots = threading.Semaphore(size)
+        self.killed = 0
+        for _ in range(size):
+            self._idle.append(_Worker(self._ctx, self.db_path))
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            while self._idle:
+                w = self._idle.pop()
+                if w.process.is_alive():
+                    return w
+            return _Worker(self._ctx, self.db_path)
+
+    def _give(self, worker: _Worker) -> None:
+        with self._lock:
+            self._idle.append(worker)
+
+    def run(self, query: str, *, result_format: str = "json", rdf_format: str = "ttl",
+            default_graphs: list[str] | None = None, named_graphs: list[str] | None = None,
+            deadline: float | None = None) -> Answer:
+        deadline = self.deadline if deadline is None else deadline
+        started = time.perf_counter()
+        if not self._slots.acquire(timeout=deadline):
+            raise QueryTimeout(f"the endpoint is busy: no query slot freed within {deadline:g} s",
+                               hint="try again in a moment")
+        try:
+            worker = self._take()
+            worker.conn.send({"query": query, "default_graphs": default_graphs, "named_graphs": named_graphs,
+                              "max_rows": self.max_rows, "result_format": result_format, "rdf_format": rdf_format})
+            remaining = max(0.0, deadline - (time.perf_counter() - started))
+            if not worker.conn.poll(remaining):
+                worker.kill()
+                self.killed += 1
+                self._give(_Worker(self._ctx, self.db_path))
+                raise QueryTimeout(f"the query ran past its deadline of {deadline:g} s and was stopped",
+                                   hint="narrow it (a LIMIT, more selective patterns), or run it on a dump")
+            reply = worker.conn.recv()
+            self._give(worker)
+        finally:
+            self._slots.release()
+        if reply[0] == "syntax":
+            raise QueryError(f"SPARQL syntax error: {reply[1]}")
+        if reply[0] == "error":
+            raise QueryError(f"the query engine failed: {reply[1]}")
+        _, kind, body, truncated, rows, seconds = reply
+        from .formats import RDF_FORMATS, RESULT_FORMATS
+
+        media = RDF_FORMATS[rdf_format][1] if kind == "graph" else RESULT_FORMATS[result_format]
+        return Answer(kind, body, media, truncated, rows, seconds)
+
+    def restart(self) -> None:
+        """New workers (after the store changed: they reopen it)."""
+        with self._lock:
+            old, self._idle = self._idle, []
+        for w in old:
+            w.kill()
+        for _ in range(self.size):
+            self._give(_Worker(self._ctx, self.db_path))
+
+    def close(self) -> None:
+        with self._lock:
+            old, self._idle = self._idle, []
+        for w in old:
+            w.kill()

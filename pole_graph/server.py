@@ -1,0 +1,1018 @@
+"""Server: the linked-data site, SPARQL endpoint and stored-query API, as an ASGI app factory.
+
+Stage *publish*. ``create_app(settings)`` returns a Starlette app usable under any ASGI server;
+``pole-graph serve`` runs it with uvicorn on 127.0.0.1:8000 by default. The app reads the store
+(read-only, except SPARQL updates when a token is configured) and notices when stewards change it
+(the store's build.json is rewritten on each commit), then reopens it and drops its caches.
+
+Routes: ``/`` home · ``/search`` · ``/id/…`` → 303 ``/doc/…`` (content negotiation: HTML, Turtle,
+JSON-LD, RDF/XML, N-Triples) · ``/def/…`` ontology and schemes · ``/sparql`` (SPARQL 1.1 Protocol)
+· ``/api/queries[/{name}]`` · ``/openapi.json`` · ``/api`` · ``/data/pole-graph`` and
+``/.well-known/void`` (DCAT-AP, VoID) · ``/data/dumps/{file}`` · ``/validate`` and ``/api/validate``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import logging
+import re
+import tempfile
+import threading
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+import pyoxigraph as ox
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from . import __version__
+from .describe import cbd, local_path, page
+from .errors import ParameterError, PoleGraphError, QueryError, UsageError
+from .executor import QueryPool, QueryTimeout
+from .formats import (
+    HTML, RDF_FORMATS, RESULT_FORMATS, negotiate, parse_accept, serialize_result, serialize_triples,
+)
+from .namespaces import BASE, GRAPH_INFERRED, PREFIXES, shorten
+from .pages import bar_chart, environment, tile_map, word
+from .project import Project
+from .queries import Catalogue, QueryResult, Resolver, bind_values, bindings_for, run_stored, sort_lists, to_result
+from .settings import Settings
+from .store import INFO_FILE, KNOWLEDGE_GRAPH, GraphStore, mark_updated
+
+log = logging.getLogger("pole_graph.server")
+
+RDF_MEDIA = [RDF_FORMATS[e][1] for e in ("ttl", "jsonld", "rdf", "nt")]
+DOC_MEDIA = [HTML] + RDF_MEDIA
+EXT_MEDIA = {"html": HTML, **{ext: RDF_FORMATS[ext][1] for ext in ("ttl", "jsonld", "rdf", "nt")}}
+RESULT_MEDIA = {media: name for name, media in RESULT_FORMATS.items() if name != "table"}
+RESULT_MEDIA.update({"application/json": "json", "text/plain": "tsv"})
+CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+
+
+class AppState:
+    """What the app holds: the store, the stored queries, caches — reopened when the data changes."""
+
+    def __init__(self, settings: Settings, project: Project | None) -> None:
+        self.settings = settings
+        self.project = project or Project.discover(settings.project)
+        self.catalogue = Catalogue.load(self.project)
+        self.env = environment()
+        self.lock = threading.RLock()
+        self.cache: dict[tuple, Any] = {}
+        self.version: tuple = ()
+        self.pool: QueryPool | None = None
+        self.store: GraphStore | None = None
+        self.resolver: Resolver | None = None
+        self._steward = None
+        self._checked = 0.0
+        self.open()
+
+    def open(self) -> None:
+        with self.lock:
+            self.store = None
+            gc.collect()
+            self.store = GraphStore.open(self.settings.store)
+            self.resolver = Resolver(self.store.query)
+            self.cache.clear()
+            self._steward = None
+            self.version = self._version()
+            if self.settings.query_workers > 0:
+                if self.pool is None:
+                    self.pool = QueryPool(self.settings.store, self.settings.query_workers,
+                                          self.settings.query_timeout, self.settings.max_rows)
+                else:
+                    self.pool.restart()
+
+    def _version(self) -> tuple:
+        info = Path(self.settings.store) / INFO_FILE
+        try:
+            stat = info.stat()
+            return (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            return ()
+
+    def fresh(self) -> GraphStore:
+        """The store, reopened if a steward changed it since (checked at most once a second)."""
+        now = time.monotonic()
+        if now - self._checked > 1.0:
+            self._checked = now
+            if self._version() != self.version:
+                log.info("store changed: reopening")
+                self.open()
+        assert self.store is not None
+        return self.store
+
+    def steward(self):
+        from .steward import Steward
+
+        with self.lock:
+            if self._steward is None:
+                self._steward = Steward(self.fresh())
+            return self._steward
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def language(request: Request) -> str:
+    lang = request.query_params.get("lang")
+    if lang in ("fr", "en"):
+        return lang
+    for media, q, _ in parse_accept((request.headers.get("accept-language") or "").replace("-", "_")):
+        code = media.split("_")[0]
+        if code in ("fr", "en") and q > 0:
+            return code
+    return "fr"
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    state: AppState = request.app.state.pg
+    lang = context.pop("lang", None) or language(request)
+    other = "en" if lang == "fr" else "fr"
+    params = dict(request.query_params)
+    params["lang"] = other
+    body = state.env.get_template(template).render(
+        lang=lang, other_lang=other, switch_url=f"{request.url.path}?{urlencode(params)}",
+        w=partial(word, lang=lang), base=BASE, rdf_type=str(PREFIXES["rdf"]) + "type", **context)
+    return HTMLResponse(body, status_code=status, headers={"Content-Language": lang, "Vary": "Accept, Accept-Language"})
+
+
+def wants_html(request: Request) -> bool:
+    return negotiate(request.headers.get("accept"), ["application/json", HTML]) == HTML
+
+
+async def on_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, PoleGraphError):
+        status, detail, hint = exc.http_status, exc.message, exc.hint
+    else:
+        log.exception("unexpected error on %s", request.url.path)
+        status, detail, hint = 500, "internal error (logged on the server)", None
+    title = {400: "Bad Request", 404: "Not Found", 406: "Not Acceptable", 409: "Conflict", 413: "Payload Too Large",
+             415: "Unsupported Media Type", 422: "Unprocessable Content", 503: "Service Unavailable"}.get(status, "Error")
+    if wants_html(request):
+        return render(request, "error.html", status=status, title=f"{status} {title}", detail=detail, hint=hint)
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if hint:
+        body["hint"] = hint
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return await on_error(request, PoleGraphError.__new__(_NotFound))
+
+
+class _NotFound(PoleGraphError):
+    http_status = 404
+    message = "no such page"
+    hint = None
+
+
+def secure(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+# ---- home and search ------------------------------------------------------------------------
+
+def _rows(result: QueryResult) -> list[dict[str, Any]]:
+    return [{c: (t.value if t is not None else None) for c, t in zip(result.columns, r)} for r in result.rows]
+
+
+def home_context(state: AppState, lang: str, args: dict[str, str]) -> dict[str, Any]:
+    store = state.fresh()
+    key = ("home", state.version, lang, tuple(sorted(args.items())))
+    if key in state.cache:
+        return state.cache[key]
+    count = lambda q: int(next(iter(store.query(q)))["n"].value)  # noqa: E731
+    prefix = "PREFIX pg: <https://w3id.org/pole-graph/def/core#> PREFIX qb: <http://purl.org/linked-data/cube#> PREFIX foaf: <http://xmlns.com/foaf/0.1/> "
+    counts = [
+        (word("poles", lang).lower(), count(prefix + "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a pg:CompetitivenessCluster }")),
+        ("labellisations" if lang == "fr" else "labellings", count(prefix + "SELECT (COUNT(?x) AS ?n) WHERE { ?x a pg:Labelling }")),
+        ("partenariats" if lang == "fr" else "partnerships", count(prefix + "SELECT (COUNT(?x) AS ?n) WHERE { ?x a pg:ClusterPartnership }")),
+        ("organismes publics" if lang == "fr" else "public bodies", count(prefix + "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a pg:PublicBody }")),
+        ("personnes" if lang == "fr" else "people", count(prefix + "SELECT (COUNT(?x) AS ?n) WHERE { ?x a foaf:Person }")),
+        ("chiffres publiés" if lang == "fr" else "published figures", count(prefix + "SELECT (COUNT(?x) AS ?n) WHERE { ?x a qb:Observation }")),
+        ("sources", count(prefix + "SELECT (COUNT(?x) AS ?n) WHERE { ?x a pg:SourceDocument }")),
+    ]
+    label = lambda iri: f"""OPTIONAL {{ {iri} <http://www.w3.org/2004/02/skos/core#prefLabel> ?l1 FILTER(LANG(?l1) = "{lang}") }}
+                          OPTIONAL {{ {iri} <http://www.w3.org/2004/02/skos/core#prefLabel> ?l2 FILTER(LANG(?l2) = "fr") }}"""  # noqa: E731
+    regions = [(r["r"].value.rsplit("/", 1)[-1], (r["l1"] or r["l2"]).value) for r in store.query(
+        prefix + f"SELECT ?r ?l1 ?l2 WHERE {{ ?r a pg:Region . {label('?r')} }} ORDER BY ?l2")]
+    themes = [(r["t"].value.rsplit("/", 1)[-1], (r["l1"] or r["l2"]).value) for r in store.query(
+        prefix + f"SELECT ?t ?l1 ?l2 WHERE {{ ?t a pg:Theme . {label('?t')} }} ORDER BY ?l1")]
+    phases = [r["c"].value for r in store.query(
+        prefix + "SELECT ?c WHERE { ?p a pg:PolicyPhase ; <http://www.w3.org/2004/02/skos/core#notation> ?c } ORDER BY ?c")]
+    tiles = {}
+    for r in store.query(prefix + f"""SELECT ?code ?l1 ?l2 (COUNT(DISTINCT ?pole) AS ?n) WHERE {{
+            ?lab pg:labelledCluster ?pole ; pg:phase <https://w3id.org/pole-graph/def/policy-phase/2023-2026> .
+            ?pole pg:region ?r . OPTIONAL {{ ?r pg:replacedBy ?new }} BIND(COALESCE(?new, ?r) AS ?cur)
+            ?cur pg:inseeCode ?code . {label('?cur')} }} GROUP BY ?code ?l1 ?l2"""):
+        tiles[r["code"].value] = ((r["l1"] or r["l2"]).value, int(r["n"].value))
+    by_phase = [(r["c"].value, int(r["n"].value), f"/?phase={r['c'].value}&lang={lang}#poles") for r in store.query(
+        prefix + """SELECT ?c (COUNT(DISTINCT ?pole) AS ?n) WHERE { ?lab pg:labelledCluster ?pole ; pg:phase ?p .
+                    ?p <http://www.w3.org/2004/02/skos/core#notation> ?c } GROUP BY ?c ORDER BY ?c""")]
+    by_world = [((r["l1"] or r["l2"]).value, int(r["n"].value), None) for r in store.query(
+        prefix + f"""SELECT ?w ?l1 ?l2 (COUNT(DISTINCT ?x) AS ?n) WHERE {{ ?x a pg:ClusterPartnership ; pg:partner/pg:country/
+                    <http://www.w3.org/2004/02/skos/core#broader> ?w . {label('?w')} }} GROUP BY ?w ?l1 ?l2 ORDER BY DESC(?n)""")]
+    query_args = {k: v for k, v in args.items() if k in ("region", "theme", "phase") and v}
+    if "theme" in query_args:  # a theme concept code: search by its label
+        code = query_args["theme"]
+        query_args["theme"] = dict(themes).get(code, code)
+    result = run_stored(store, state.catalogue, "poles", query_args, lang, state.resolver)
+    context = {"counts": counts, "regions": regions, "themes": themes, "phases": phases, "poles": _rows(result),
+               "tilemap": tile_map(tiles), "phase_chart": bar_chart(by_phase), "world_chart": bar_chart(by_world),
+               "selected": {k: args.get(k, "") for k in ("region", "theme", "phase")}}
+    state.cache[key] = context
+    return context
+
+
+async def home(request: Request) -> Response:
+    state: AppState = request.app.state.pg
+    lang = language(request)
+    args = {k: v for k, v in request.query_params.items() if k in ("region", "theme", "phase")}
+    context = await run_in_threadpool(home_context, state, lang, args)
+    return render(request, "home.html", lang=lang, **context)
+
+
+def search_things(state: AppState, text: str, lang: str, limit: int = 50) -> list[tuple[str, str, str]]:
+    from .terms import fold
+
+    folded = fold(text)
+    if not folded:
+        return []
+    store = state.fresh()
+    literal = ox.Literal(folded)
+    query = f"""PREFIX pg: <https://w3id.org/pole-graph/def/core#>
+      SELECT DISTINCT ?s WHERE {{ GRAPH <{BASE}graph/index> {{ ?s pg:foldedName ?n }}
+        FILTER(CONTAINS(?n, {str(literal)})) FILTER(STRSTARTS(STR(?s), "{BASE}")) }} LIMIT 400"""
+    iris = [r["s"].value for r in store.query(query)]
+    from .describe import _labels
+
+    labels = _labels(store, set(iris), lang)
+    exact = [i for i in iris if fold(labels.get(i, "")) == folded]
+    ranked = sorted(iris, key=lambda i: (i not in exact, "/id/" not in i, labels.get(i, i).lower()))[:limit]
+    kinds = {}
+    for iri in ranked:
+        segment = iri[len(BASE):].split("/")
+        kinds[iri] = "/".join(segment[:2])
+    return [(i, labels.get(i, shorten(i)), kinds[i]) for i in ranked]
+
+
+async def search(request: Request) -> Response:
+    state: AppState = request.app.state.pg
+    q = request.query_params.get("q", "")[:200]
+    lang = language(request)
+    results = await run_in_threadpool(search_things, state, q, lang)
+    if not wants_html(request):
+        return JSONResponse([{"iri": i, "label": l, "kind": k} for i, l, k in results])
+    return render(request, "search.html", lang=lang, q=q, results=results)
+
+
+# ---- linked-data documents ------------------------------------------------------------------
+
+def _choose(request: Request, path: str) -> tuple[str, str | None]:
+    """Split a document path from its extension and pick the media type (extension, ?format=, Accept)."""
+    m = re.match(r"^(.*?)\.(html|ttl|jsonld|rdf|nt)$", path)
+    if m:
+        return m.group(1), EXT_MEDIA[m.group(2)]
+    fmt = request.query_params.get("format")
+    if fmt:
+        media = EXT_MEDIA.get(fmt) or (fmt if fmt in DOC_MEDIA else None)
+        if media is None:
+            raise UsageError(f"unknown format {fmt!r}", hint="one of " + ", ".join(EXT_MEDIA))
+        return path, media
+    return path, negotiate(request.headers.get("accept"), DOC_MEDIA)
+
+
+def not_acceptable(offered: list[str]) -> Response:
+    body = {"type": "about:blank", "title": "Not Acceptable", "status": 406,
+            "detail": "none of the requested media types is offered", "alternatives": offered}
+    return JSONResponse(body, status_code=406, media_type="application/problem+json", headers={"Vary": "Accept"})
+
+
+def rdf_response(triples: list[Any], media: str, headers: dict[str, str] | None = None) -> Response:
+    ext = next(e for e, (_, m) in RDF_FORMATS.items() if m == media)
+    store = ox.Store()
+    for t in triples:
+        store.add(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()))
+    body = store.dump(format=RDF_FORMATS[ext][0], from_graph=ox.DefaultGraph(),
+                      prefixes={k: v for k, v in PREFIXES.items() if k != "graph"} if ext == "ttl" else None)
+    return Response(body, media_type=media, headers={"Vary": "Accept", **(headers or {})})
+
+
+async def identifier(request: Request) -> Response:
+    rest = request.path_params["rest"]
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/doc/{rest}{query}", status_code=303, headers={"Vary": "Accept"})
+
+
+async def document(request: Request) -> Response:
+    state: AppState = request.app.state.pg
+    path, media = _choose(request, request.path_params["rest"])
+    if media is None:
+        return not_acceptable(DOC_MEDIA)
+    iri = f"{BASE}id/{path}"
+    if not re.match(r"^[a-z-]+/[A-Za-z0-9._-]+$", path):
+        raise _not_found_error(path)
+    return await run_in_threadpool(_document, request, state, iri, media, f"/doc/{path}")
+
+
+def _not_found_error(what: str) -> PoleGraphError:
+    err = PoleGraphError(f"nothing is described at {what!r}", hint="search by name with /search?q=…")
+    err.http_status = 404
+    return err
+
+
+def _document(request: Request, state: AppState, iri: str, media: str, doc_path: str) -> Response:
+    store = state.fresh()
+    lang = language(request)
+    if media == HTML:
+        key = ("page", state.version, iri, lang)
+        model = state.cache.get(key) or page(store, iri, lang)
+        if not model.exists:
+            raise _not_found_error(iri)
+        state.cache[key] = model
+        alternates = [(RDF_FORMATS[e][1], e) for e in ("ttl", "jsonld", "rdf", "nt")]
+        return render(request, "resource.html", lang=lang, page=model, alternates=alternates, doc_path=doc_path)
+    triples = cbd(store, iri)
+    if not triples:
+        raise _not_found_error(iri)
+    return rdf_response(triples, media)
+
+
+# ---- ontology and schemes --------------------------------------------------------------------
+
+def ontology_context(state: AppState, lang: str) -> dict[str, Any]:
+    store = state.fresh()
+    key = ("ontology", state.version, lang)
+    if key in state.cache:
+        return state.cache[key]
+    core = f"{BASE}def/core"
+    rows = list(store.query(f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> PREFIX owl: <http://www.w3.org/2002/07/owl#>
+        PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+        SELECT ?t ?kind ?label ?def WHERE {{ GRAPH <{BASE}graph/ontology> {{
+          ?t rdfs:isDefinedBy <{core}> ; a ?kind . FILTER(?kind IN (owl:Class, owl:ObjectProperty, owl:DatatypeProperty, owl:AnnotationProperty))
+          OPTIONAL {{ ?t rdfs:label ?label FILTER(LANG(?label) = "{lang}") }}
+          OPTIONAL {{ ?t skos:definition ?def FILTER(LANG(?def) = "{lang}") }} }} }} ORDER BY ?t"""))
+    relations = {}
+    for r in store.query(f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT ?t ?p ?o WHERE {{ GRAPH <{BASE}graph/ontology> {{ ?t ?p ?o FILTER(?p IN (rdfs:subClassOf, rdfs:domain, rdfs:range))
+        FILTER(isIRI(?o)) FILTER(STRSTARTS(STR(?t), "{core}#")) }} }}"""):
+        relations.setdefault(r["t"].value, []).append((r["p"].value, r["o"].value))
+    names = {"http://www.w3.org/2000/01/rdf-schema#subClassOf": word("subclass_of", lang),
+             "http://www.w3.org/2000/01/rdf-schema#domain": word("domain", lang),
+             "http://www.w3.org/2000/01/rdf-schema#range": word("range", lang)}
+    classes, properties = [], []
+    for r in rows:
+        t = r["t"].value
+        extra: dict[str, list] = {}
+        for p, o in relations.get(t, []):
+            label = o.split("#")[-1] if o.startswith(core) else shorten(o)
+            extra.setdefault(names[p], []).append((o, label))
+        entry = {"id": t.split("#")[-1], "curie": shorten(t), "label": r["label"].value if r["label"] else t.split("#")[-1],
+                 "definition": r["def"].value if r["def"] else "", "extra": sorted(extra.items())}
+        (classes if r["kind"].value.endswith("#Class") else properties).append(entry)
+    version = next((r["v"].value for r in store.query(
+        f"SELECT ?v WHERE {{ GRAPH <{BASE}graph/ontology> {{ <{core}> <http://www.w3.org/2002/07/owl#versionInfo> ?v }} }}")), "")
+    title = next((r["t"].value for r in store.query(
+        f'SELECT ?t WHERE {{ GRAPH <{BASE}graph/ontology> {{ <{core}> <http://purl.org/dc/terms/title> ?t FILTER(LANG(?t) = "{lang}") }} }}')), "pg")
+    description = next((r["t"].value for r in store.query(
+        f'SELECT ?t WHERE {{ GRAPH <{BASE}graph/ontology> {{ <{core}> <http://purl.org/dc/terms/description> ?t FILTER(LANG(?t) = "{lang}") }} }}')), "")
+    ctx = {"title": title, "description": description, "version": version, "iri": core,
+           "sections": [(word("classes", lang), classes), (word("properties", lang), properties)]}
+    state.cache[key] = ctx
+    return ctx
+
+
+def _ontology_triples(store: GraphStore, version: str | None) -> list[Any]:
+    if version:
+        raise _not_found_error(f"def/core/{version}")
+    return list(store.db.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{BASE}graph/ontology> {{ ?s ?p ?o }} }}"))
+
+
+def _scheme_triples(store: GraphStore, scheme: str) -> list[Any]:
+    s = f"{BASE}def/{scheme}"
+    return list(store.db.query(f"""CONSTRUCT {{ ?x ?p ?o }} WHERE {{ GRAPH <{BASE}graph/schemes> {{
+        {{ BIND(<{s}> AS ?x) ?x ?p ?o }} UNION {{ ?x <http://www.w3.org/2004/02/skos/core#inScheme> <{s}> . ?x ?p ?o }} }} }}"""))
+
+
+async def definition(request: Request) -> Response:
+    state: AppState = request.app.state.pg
+    path, media = _choose(request, request.path_params.get("rest", "core"))
+    if media is None:
+        return not_acceptable(DOC_MEDIA)
+    return await run_in_threadpool(_definition, request, state, path, media)
+
+
+def _definition(request: Request, state: AppState, path: str, media: str) -> Response:
+    store = state.fresh()
+    lang = language(request)
+    doc_path = f"/def/{path}"
+    alternates = [(RDF_FORMATS[e][1], e) for e in ("ttl", "jsonld", "rdf", "nt")]
+    if path == "core" or path.startswith("core/"):
+        version = path[5:] if path.startswith("core/") else None
+        versions_dir = state.project.root / "ontology" / "versions"
+        if version and (versions_dir / f"core-{version}.ttl").exists():
+            data = (versions_dir / f"core-{version}.ttl").read_bytes()
+            if media == HTML or media == RDF_FORMATS["ttl"][1]:
+                return Response(data, media_type="text/turtle", headers={"Vary": "Accept"})
+            triples = list(ox.parse(data, format=ox.RdfFormat.TURTLE))
+            return rdf_response([ox.Triple(q.subject, q.predicate, q.object) for q in triples], media)
+        if version and version != next((r["v"].value for r in store.query(
+                f"SELECT ?v WHERE {{ GRAPH <{BASE}graph/ontology> {{ <{BASE}def/core> <http://www.w3.org/2002/07/owl#versionInfo> ?v }} }}")), None):
+            raise _not_found_error(f"def/core/{version}")
+        if media == HTML:
+            return render(request, "ontology.html", lang=lang, alternates=alternates, doc_path=doc_path,
+                          **ontology_context(state, lang))
+        return rdf_response(_ontology_triples(store, None), media)
+    parts = path.split("/")
+    if len(parts) == 1 and re.match(r"^[a-z-]+$", parts[0]):
+        triples = _scheme_triples(store, parts[0])
+        if not triples:
+            raise _not_found_error(f"def/{path}")
+        if media != HTML:
+            return rdf_response(triples, media)
+    elif not (len(parts) == 2 and re.match(r"^[a-z-]+$", parts[0]) and re.match(r"^[A-Za-z0-9._-]+$", parts[1])):
+        raise _not_found_error(f"def/{path}")
+    iri = f"{BASE}def/{path}"
+    if media == HTML:
+        model = page(store, iri, lang)
+        if not model.exists:
+            raise _not_found_error(iri)
+        return render(request, "resource.html", lang=lang, page=model, alternates=alternates, doc_path=doc_path)
+    triples = cbd(store, iri)
+    if not triples:
+        raise _not_found_error(iri)
+    return rdf_response(triples, media)
+
+
+# ---- SPARQL 1.1 Protocol ------------------------------------------------------------------------
+
+_KEYWORD = lambda k: re.compile(r"(?<![\w:$?])" + k + r"(?![\w:])", re.I)  # noqa: E731
+SERVICE, LOAD = _KEYWORD("SERVICE"), _KEYWORD("LOAD")
+FROM = re.compile(r"(?<![\w:$?])FROM(\s+NAMED)?\s*$", re.I)
+
+
+def check_query(text: str, store: GraphStore) -> None:
+    """Refuse, before any evaluation, what would reach outside the store: SERVICE, FROM a graph the
+    store does not hold (a remote or file: IRI)."""
+    from .queries import _segments
+
+    named = {g.value for g in store.db.named_graphs()}
+    segments = _segments(text)
+    for i, (is_code, part) in enumerate(segments):
+        if not is_code:
+            continue
+        if SERVICE.search(part):
+            raise QueryError("SERVICE is not allowed: this endpoint makes no outgoing requests",
+                             hint="query the remote endpoint yourself")
+        if LOAD.search(part):
+            raise QueryError("LOAD is not allowed: this endpoint fetches nothing")
+        if FROM.search(part) and i + 1 < len(segments) and segments[i + 1][1].startswith("<"):
+            graph = segments[i + 1][1][1:-1]
+            if graph not in named:
+                raise QueryError(f"FROM <{graph}>: no such graph in this store (remote graphs are not fetched)",
+                                 hint="the store's graphs: " + ", ".join(sorted(named)))
+
+
+def service_description(request: Request) -> bytes:
+    endpoint = f"{request.url.scheme}://{request.url.netloc}/sparql"
+    formats = "".join(f"    sd:resultFormat <http://www.w3.org/ns/formats/{f}> ;\n" for f in
+                      ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
+                       "Turtle", "N-Triples", "RDF_XML", "JSON-LD"))
+    graphs = "".join(f"      sd:defaultGraph [ a sd:Graph ; sd:name <{g.value}> ] ;\n" for g in KNOWLEDGE_GRAPH)
+    return f"""@prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
+@prefix dct: <http://purl.org/dc/terms/> .
+<{endpoint}> a sd:Service ;
+    sd:endpoint <{endpoint}> ;
+    sd:supportedLanguage sd:SPARQL11Query ;
+{formats}    sd:feature sd:UnionDefaultGraph ;
+    dct:title "Point d'accès SPARQL des pôles de compétitivité"@fr, "SPARQL endpoint of the French competitiveness clusters"@en ;
+    dct:description "Lecture seule ; SERVICE, LOAD et FROM distant refusés ; requêtes arrêtées après {request.app.state.pg.settings.query_timeout:g} s."@fr ;
+    sd:defaultDataset [ a sd:Dataset ;
+{graphs}    ] .
+""".encode("utf-8")
+
+
+def _sparql_params(request: Request, body: bytes) -> dict[str, list[str]]:
+    """Protocol parameters from the query string and the body; 4XX for what the protocol forbids."""
+    ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    charset = re.search(r"charset=([\w-]+)", request.headers.get("content-type") or "", re.I)
+    params = {k: v for k, v in parse_qs(request.url.query, keep_blank_values=True).items()}
+    if request.method == "POST":
+        if ctype == "application/x-www-form-urlencoded":
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UsageError("the form is not UTF-8") from None
+            for k, v in parse_qs(text, keep_blank_values=True).items():
+                params.setdefault(k, []).extend(v)
+        elif ctype in ("application/sparql-query", "application/sparql-update"):
+            if charset and charset.group(1).lower() not in ("utf-8", "utf8"):
+                raise UsageError(f"the body must be UTF-8, not {charset.group(1)}")
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UsageError("the body is not UTF-8") from None
+            params.setdefault("query" if ctype.endswith("query") else "update", []).append(text)
+        elif ctype == "":
+            raise UsageError("a POST needs a Content-Type", hint="application/x-www-form-urlencoded, application/sparql-query or application/sparql-update")
+        else:
+            err = UsageError(f"unsupported Content-Type {ctype!r}",
+                             hint="application/x-www-form-urlencoded, application/sparql-query or application/sparql-update")
+            err.http_status = 415
+            raise err
+    return params
+
+
+async def sparql(request: Request) -> Response:
+    state: AppState = request.app.state.pg
+    body = await request.body()
+    if len(body) > state.settings.max_body:
+        err = UsageError(f"the request body is larger than {state.settings.max_body} bytes")
+        err.http_status = 413
+        raise err
+    params = _sparql_params(request, body)
+    queries, updates = params.get("query", []), params.get("update", [])
+    if len(queries) > 1 or len(updates) > 1:
+        raise UsageError("give one query (or one update) per request")
+    if queries and updates:
+        raise UsageError("a request is a query or an update, not both")
+    if updates:
+        if request.method != "POST":
+            raise UsageError("updates are sent with POST")
+        return await run_in_threadpool(_update, request, state, updates[0], params)
+    if not queries:
+        if negotiate(request.headers.get("accept"), ["text/turtle", HTML]) == HTML:
+            return await run_in_threadpool(_query_page, request, state, "", None)
+        return Response(service_description(request), media_type="text/turtle", headers={"Vary": "Accept"})
+    text = queries[0]
+    if len(text) > state.settings.max_query:
+        err = UsageError(f"the query is longer than {state.settings.max_query} characters")
+        err.http_status = 413
+        raise err
+    if negotiate(request.headers.get("accept"), [RESULT_FORMATS["json"], HTML]) == HTML and "format" not in params:
+        return await run_in_threadpool(_query_page, request, state, text, params)
+    return await run_in_threadpool(_query, request, state, text, params)
+
+
+def _dataset(params: dict[str, list[str]]) -> tuple[list[str] | None, list[str] | None]:
+    default = params.get("default-graph-uri")
+    named = params.get("named-graph-uri")
+    return (default if default else None), (named if named else None)
+
+
+def _query(request: Request, state: AppState, text: str, params: dict[str, list[str]]) -> Response:
+    store = state.fresh()
+    check_query(text, store)
+    default_graphs, named_graphs = _dataset(params)
+    if default_graphs is None and not re.search(r"(?<![\w:$?])FROM\b", text, re.I):
+        default_graphs = [g.value for g in KNOWLEDGE_GRAPH]
+    accept = request.headers.get("accept")
+    forced = (params.get("format") or [None])[0]
+    result_format = forced if forced in ("json", "xml", "csv", "tsv") else \
+        RESULT_MEDIA.get(negotiate(accept, list(RESULT_MEDIA)) or RESULT_FORMATS["json"], "json")
+    rdf_media = negotiate(accept, RDF_MEDIA + [RDF_FORMATS["nq"][1]]) or RDF_FORMATS["ttl"][1]
+    rdf_ext = forced if forced in RDF_FORMATS else next(e for e, (_, m) in RDF_FORMATS.items() if m == rdf_media)
+    if state.pool is not None:
+        answer = state.pool.run(text, result_format=result_format, rdf_format=rdf_ext,
+                                default_graphs=default_graphs, named_graphs=named_graphs)
+        headers = {"Vary": "Accept"}
+        if answer.truncated:
+            headers["X-Result-Truncated"] = str(state.settings.max_rows)
+        if answer.kind != "graph" and negotiate(accept, list(RESULT_MEDIA)) is None and not forced:
+            return not_acceptable(list(RESULT_MEDIA))
+        return Response(answer.body, media_type=answer.media, headers=headers)
+    kwargs: dict[str, Any] = {}
+    if default_graphs is not None:
+        kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
+    if named_graphs is not None:
+        kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
+    try:
+        result = to_result(store.db.query(text, **kwargs))
+    except SyntaxError as exc:
+        raise QueryError(f"SPARQL syntax error: {exc}") from None
+    if result.triples is not None:
+        return Response(serialize_triples(result.triples, rdf_ext), media_type=RDF_FORMATS[rdf_ext][1],
+                        headers={"Vary": "Accept"})
+    if negotiate(accept, list(RESULT_MEDIA)) is None and not forced:
+        return not_acceptable(list(RESULT_MEDIA))
+    cap = state.settings.max_rows
+    headers = {"Vary": "Accept"}
+    if len(result.rows) > cap:
+        result.rows = result.rows[:cap]
+        headers["X-Result-Truncated"] = str(cap)
+    return Response(serialize_result(result, result_format), media_type=RESULT_FORMATS[result_format], headers=headers)
+
+
+def _query_page(request: Request, state: AppState, text: str, params: dict[str, list[str]] | None) -> Response:
+    lang = language(request)
+    examples = []
+    for name in state.catalogue.names():
+        q = state.catalogue.queries[name]
+        args = q.examples[0] if q.examples else {}
+        try:
+            bound = bind_values(q.text, bindings_for(q, args, lang, state.resolver))
+        except PoleGraphError:
+            continue
+        examples.append((name, q.summary.get(lang) or q.summary.get("fr", ""), bound))
+    context: dict[str, Any] = {"query": text or examples[0][2] if examples else text, "examples": examples,
+                               "table": None, "boolean": None, "error": None, "truncated": False}
+    if text:
+        context["query"] = text
+        try:
+            store = state.fresh()
+            check_query(text, store)
+            if state.pool is not None:
+                answer = state.pool.run(text, result_format="json")
+                data = json.loads(answer.body)
+                if "boolean" in data:
+                    context["boolean"] = data["boolean"]
+                else:
+                    context["table"] = _json_table(data)
+                    context["truncated"] = answer.truncated
+            else:
+                result = to_result(store.query(text))
+                if result.boolean is not None:
+                    context["boolean"] = result.boolean
+                elif result.triples is None:
+                    context["table"] = QueryResult(result.columns, result.rows[: state.settings.max_rows])
+        except PoleGraphError as exc:
+            context["error"] = exc.message
+    return render(request, "sparql.html", lang=lang, **context)
+
+
+def _json_table(data: dict) -> QueryResult:
+    columns = data["head"]["vars"]
+    rows = []
+    for b in data["results"]["bindings"]:
+        row = []
+        for c in columns:
+            t = b.get(c)
+            if t is None:
+                row.append(None)
+            elif t["type"] == "uri":
+                row.append(ox.NamedNode(t["value"]))
+            elif t["type"] == "bnode":
+                row.append(ox.BlankNode(t["value"]))
+            else:
+                row.append(ox.Literal(t["value"], language=t.get("xml:lang")) if t.get("xml:lang") else
+                           ox.Literal(t["value"], datatype=ox.NamedNode(t["datatype"])) if t.get("datatype") else ox.Literal(t["value"]))
+        rows.append(row)
+    return QueryResult(columns, rows)
+
+
+def _update(request: Request, state: AppState, text: str, params: dict[str, list[str]]) -> Response:
+    token = state.settings.update_token
+    given = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+    if not token or given != token:
+        err = PoleGraphError("updates are off" if not token else "a valid token is needed to update",
+                             hint="this endpoint is read-only unless its operator configures an update token")
+        err.http_status = 403 if not token else 401
+        raise err
+    if LOAD.search(text) or SERVICE.search(text):
+        raise QueryError("LOAD and SERVICE are not allowed: this endpoint fetches nothing")
+    using = params.get("using-graph-uri") or params.get("using-named-graph-uri")
+    if using and re.search(r"(?<![\w:$?])(USING|WITH)\b", text, re.I):
+        raise UsageError("using-graph-uri and USING/WITH in the update conflict")
+    from .store import writer_lock
+
+    with writer_lock(Path(state.settings.store)), state.lock:
+        state.store = None
+        state.resolver = None
+        if state.pool is not None:
+            state.pool.close()
+        gc.collect()
+        db = ox.Store(str(Path(state.settings.store) / "oxigraph"))
+        try:
+            db.update(text)
+            db.flush()
+        except SyntaxError as exc:
+            raise QueryError(f"SPARQL update syntax error: {exc}") from None
+        finally:
+            del db
+            gc.collect()
+            mark_updated(Path(state.settings.store), "sparql-update")
+            state.pool = None
+            state.open()
+    return Response(status_code=204)
+
+
+# ---- stored-query API ---------------------------------------------------------------------------
+
+def query_summary(request: Request, state: AppState, name: str) -> dict[str, Any]:
+    q = state.catalogue.queries[name]
+    return {"name": name, "summary": dict(q.summary), "description": dict(q.description), "tags": list(q.tags),
+            "url": f"/api/queries/{name}",
+            "parameters": [{"name": p.name, "type": p.type, "required": p.required, "class": p.cls,
+                            "values": sorted(p.values) or None, "description": dict(p.description)} for p in q.params],
+            "examples": [f"/api/queries/{name}?{urlencode(e)}" for e in q.examples]}
+
+
+async def api_list(request: Request) -> Response:
+    state: AppState = request.app.state.pg
+    return JSONResponse([query_summary(request, state, n) for n in state.catalogue.names()])
+
+
+async def api_query(request: Request) -> Response:
+    state: AppState = request.app.state.pg
+    name = request.path_params["name"]
+    state.catalogue.get(name)
+    args = dict(request.query_params)
+    if request.method == "POST":
+        ctype = (request.headers.get("content-type") or "").split(";")[0].strip()
+        if ctype == "application/json":
+            try:
+                body = json.loads(await request.body() or b"{}")
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"the body is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+            if not isinstance(body, dict) or not all(isinstance(v, (str, int, float)) for v in body.values()):
+                raise UsageError("the body must be a JSON object of parameter values")
+            args.update({k: str(v) for k, v in body.items()})
+        else:
+            form = await request.form()
+            args.update({k: str(v) for k, v in form.items()})
+    control = {k: args.pop(k) for k in ("lang", "page", "per_page", "format") if k in args}
+    lang = control.get("lang") if control.get("lang") in ("fr", "en") else language(request)
+    try:
+        page_no = max(1, int(control.get("page", 1)))
+        per_page = min(1000, max(1, int(control.get("per_page", 100))))
+    except ValueError:
+        raise ParameterError("page and per_page are positive integers") from None
+    fmt = control.get("format")
+    accept = request.headers.get("accept")
+    if fmt == "html" or (not fmt and negotiate(accept, [RESULT_FORMATS["json"], HTML]) == HTML and "application/" not in (accept or "")):
+        media = HTML
+    elif fmt:
+        if fmt not in ("json", "xml", "csv", "tsv"):
+            raise UsageError(f"unknown format {fmt!r}", hint="json, xml, csv, tsv or html")
+        media = RESULT_FORMATS[fmt]
+    else:
+        media = negotiate(accept, [RESULT_FORMATS["json"], RESULT_FORMATS["xml"], RESULT_FORMATS["csv"],
+                                   RESULT_FORMATS["tsv"], "application/json"])
+        if media is None:
+            return not_acceptable([RESULT_FORMATS[f] for f in ("json", "xml", "csv", "tsv")])
+    key = ("api", state.version, name, lang, tuple(sorted(args.items())))
+
+    def run() -> QueryResult:
+        store = state.fresh()
+        if key not in state.cache:
+            state.cache[key] = run_stored(store, state.catalogue, name, args, lang, state.resolver)
+        return state.cache[key]
+
+    result = await run_in_threadpool(run)
+    total = len(result.rows)
+    last = max(1, -(-total // per_page))
+    rows = result.rows[(page_no - 1) * per_page: page_no * per_page]
+    shown = QueryResult(result.columns, rows)
+    links = []
+    base_args = dict(args, lang=lang, per_page=per_page, **({"format": fmt} if fmt else {}))
+    for rel, n in (("first", 1), ("prev", page_no - 1), ("next", page_no + 1), ("last", last)):
+        if 1 <= n <= last and not (rel in ("prev", "next") and n == page_no):
+            links.append(f'</api/queries/{name}?{urlencode(dict(base_args, page=n))}>; rel="{rel}"')
+    headers = {"Link": ", ".join(links), "X-Total-Count": str(total), "Vary": "Accept, Accept-Language"}
+    if media == HTML:
+        response = render(request, "table.html", lang=lang, title=name, table=shown, total=total)
+        response.headers.update(headers)
+        return response
+    fmt_name = RESULT_MEDIA.get(media, "json")
+    return Response(serialize_result(shown, fmt_name), media_type=RESULT_FORMATS[fmt_name], headers=headers)
+
+
+async def api_page(request: Request) -> Response:
+    state: AppState = request.app.state.pg
+    lang = language(request)
+    queries = []
+    for name in state.catalogue.names():
+        q = state.catalogue.queries[name]
+        example = q.examples[0] if q.examples else {}
+        queries.append({"name": name, "summary": q.summary.get(lang) or q.summary.get("fr", ""),
+                        "params": [{"name": p.name, "required": p.required, "values": sorted(p.values),
+                                    "description": p.description.get(lang, ""), "example": example.get(p.name)}
+                                   for p in q.params]})
+    return render(request, "api.html", lang=lang, queries=queries)
+
+
+async def openapi(request: Request) -> Response:
+    from .openapi import openapi_document
+
+    state: AppState = request.app.state.pg
+    server = f"{request.url.scheme}://{request.url.netloc}"
+    return JSONResponse(openapi_document(state.catalogue, __version__, language(request), server))
+
+
+# ---- catalogue, dumps, validation ----------------------------------------------------------------
+
+def dumps_folder(settings: Settings) -> Path:
+    """Where the server keeps the dumps of a store: beside it, ``{store}.dumps``."""
+    store = Path(settings.store)
+    return store.parent / (store.name + ".dumps")
+
+
+def _dumps(state: AppState) -> tuple[Path, list[Any]]:
+    from . import catalogue
+
+    folder = dumps_folder(state.settings)
+    with state.lock:
+        return folder, catalogue.ensure_dumps(state.fresh(), folder)
+
+
+def _description(state: AppState, which: str, base: str):
+    from . import catalogue
+
+    key = (which, state.version, base)
+    with state.lock:
+        if key not in state.cache:
+            folder, dumps = _dumps(state)
+            make = catalogue.void_graph if which == "void" else catalogue.catalogue_graph
+            state.cache[key] = make(state.fresh(), dumps, base)
+        return state.cache[key]
+
+
+async def data_catalogue(request: Request) -> Response:
+    state: AppState = request.app.state.pg
+    fmt = request.query_params.get("format")
+    media = EXT_MEDIA.get(fmt) if fmt else negotiate(request.headers.get("accept"), RDF_MEDIA + [HTML])
+    if media is None:
+        return not_acceptable(RDF_MEDIA)
+    which = "void" if request.url.path == "/.well-known/void" else "catalogue"
+    graph = await run_in_threadpool(_description, state, which, BASE)
+    if media == HTML:  # no page of its own: the Turtle, readable in a browser
+        media = "text/plain; charset=utf-8"
+        rdflib_fmt = "turtle"
+    else:
+        fmt = {v[1]: k for k, v in RDF_FORMATS.items()}[media]
+        rdflib_fmt = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "rdf": "xml"}[fmt]
+    return Response(graph.serialize(format=rdflib_fmt), media_type=media, headers={"Vary": "Accept"})
+
+
+async def dump_file(request: Request) -> Response:
+    import base64
+
+    state: AppState = request.app.state.pg
+    name = request.path_params["file"]
+    folder, dumps = await run_in_threadpool(_dumps, state)
+    entry = next((d for d in dumps if d.file == name), None)
+    if entry is None:
+        raise _not_found_error(f"data/dumps/{name}")
+    digest = base64.b64encode(bytes.fromhex(entry.sha256)).decode("ascii")
+    return FileResponse(folder / name, media_type=entry.media_type,
+                        headers={"Repr-Digest": f"sha-256=:{digest}:", "Digest": f"sha-256={digest}"})
+
+
+async def validate_page(request: Request) -> Response:
+    return render(request, "validate.html", report=None)
+
+
+async def api_validate(request: Request) -> Response:
+    state: AppState = request.app.state.pg
+    lang = language(request)
+    ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    limit = state.settings.max_body
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        if ctype == "multipart/form-data":
+            form = await request.form(max_files=20)
+            for i, item in enumerate(form.getlist("file")):
+                if not hasattr(item, "read"):
+                    continue
+                data = await item.read()
+                if len(data) > limit:
+                    raise UsageError(f"{item.filename}: larger than {limit} bytes")
+                safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(item.filename or f"upload-{i}").name) or f"upload-{i}"
+                path = Path(tmp) / f"{i}" / safe
+                path.parent.mkdir()
+                path.write_bytes(data)
+                paths.append(path)
+        else:
+            body = await request.body()
+            if len(body) > limit:
+                raise UsageError(f"the body is larger than {limit} bytes")
+            ext = {"text/csv": ".csv", "text/turtle": ".ttl", "application/n-triples": ".nt",
+                   "application/ld+json": ".jsonld", "application/rdf+xml": ".rdf"}.get(ctype)
+            if ext is None:
+                err = UsageError(f"unsupported Content-Type {ctype!r}", hint="multipart/form-data, text/csv, text/turtle, application/n-triples, application/ld+json or application/rdf+xml")
+                err.http_status = 415
+                raise err
+            name = re.sub(r"[^A-Za-z0-9._-]", "_", request.query_params.get("name", "") or "") or f"upload{ext}"
+            if not name.endswith(ext):
+                name += ext
+            path = Path(tmp) / name
+            path.write_bytes(body)
+            paths.append(path)
+        if not paths:
+            raise UsageError("no file to validate")
+
+        def check():
+            steward = state.steward()
+            report, _ = steward.check(steward.read(paths, request.query_params.get("input_format"),
+                                                   request.query_params.get("type")), lang)
+            return report
+
+        report = await run_in_threadpool(check)
+    for r in report.records:  # report the names the steward sent, not the temporary paths
+        if r.file:
+            r.file = Path(r.file).name
+    if wants_html(request):
+        return render(request, "validate.html", lang=lang, report=report.text(lang))
+    return JSONResponse(report.as_dict(lang), status_code=200 if report.exit_code == 0 else 422)
+
+
+# ---- the app --------------------------------------------------------------------------------------
+
+def create_app(settings: Settings | None = None, project: Project | None = None) -> Starlette:
+    """The ASGI app: ``uvicorn --factory 'pole_graph.server:create_app'`` or ``pole-graph serve``."""
+    settings = settings or Settings.from_env()
+    state = AppState(settings, project)
+    routes = [
+        Route("/", home), Route("/search", search),
+        Route("/id/{rest:path}", identifier), Route("/doc/{rest:path}", document),
+        Route("/def", definition), Route("/def/{rest:path}", definition),
+        Route("/sparql", sparql, methods=["GET", "POST"]),
+        Route("/api", api_page), Route("/api/queries", api_list),
+        Route("/api/queries/{name}", api_query, methods=["GET", "POST"]),
+        Route("/openapi.json", openapi),
+        Route("/data/pole-graph", data_catalogue), Route("/data/catalogue", data_catalogue),
+        Route("/.well-known/void", data_catalogue),
+        Route("/data/dumps/{file}", dump_file),
+        Route("/validate", validate_page), Route("/api/validate", api_validate, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"),
+    ]
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        yield
+        state.close()
+
+    app = Starlette(routes=routes, exception_handlers={PoleGraphError: on_error, Exception: on_error, 404: not_found,
+                                                      405: _method_not_allowed},
+                    lifespan=lifespan)
+    app.state.pg = state
+
+    app.add_middleware(Guard)
+    return app
+
+
+class Guard:
+    """ASGI middleware: refuses methods the site does not use, adds the security headers to every
+    response and CORS to reads (so browser apps elsewhere can query the endpoint and the API)."""
+
+    SECURITY = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+                (b"referrer-policy", b"same-origin")]
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        method, path = scope["method"], scope["path"]
+        if method not in ("GET", "HEAD", "POST", "OPTIONS"):
+            response = await on_error(Request(scope, receive), _method_error(method))
+            return await response(scope, receive, send)
+        cors = method == "GET" or path.startswith("/api/queries") or path == "/sparql"
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in self.SECURITY if k not in present]
+                if cors and b"access-control-allow-origin" not in present:
+                    headers.append((b"access-control-allow-origin", b"*"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _method_error(method: str) -> PoleGraphError:
+    err = PoleGraphError(f"method {method} is not allowed here")
+    err.http_status = 405
+    return err
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    return await on_error(request, _method_error(request.method))
+
+
+def get(path: str, settings: Settings, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """Answer one request in-process (``pole-graph serve --get PATH``)."""
+    from starlette.testclient import TestClient
+
+    app = create_app(settings)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        response = client.get(path, headers=headers or {}, follow_redirects=False)
+        return response.status_code, dict(response.headers), response.content
