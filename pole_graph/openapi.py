@@ -15,11 +15,12 @@ from .queries import Catalogue, Param, StoredQuery
 
 OPENAPI_VERSION = "3.1.0"
 
+TEXT = {"schema": {"type": "string"}}
 RESULT_MEDIA = {
-    "application/sparql-results+json": {"$ref": "#/components/schemas/SparqlResults"},
-    "application/sparql-results+xml": {"type": "string"},
-    "text/csv": {"type": "string"},
-    "text/tab-separated-values": {"type": "string"},
+    "application/sparql-results+json": {"schema": {"$ref": "#/components/schemas/SparqlResults"}},
+    "application/sparql-results+xml": TEXT,
+    "text/csv": TEXT,
+    "text/tab-separated-values": TEXT,
 }
 RDF_MEDIA = ["text/turtle", "application/ld+json", "application/rdf+xml", "application/n-triples"]
 
@@ -72,7 +73,7 @@ def _query_operations(query: StoredQuery, lang: str) -> dict[str, Any]:
         "200": {"description": "Résultats" if lang == "fr" else "Results",
                 "headers": {"Link": {"$ref": "#/components/headers/Link"},
                             "X-Total-Count": {"$ref": "#/components/headers/X-Total-Count"}},
-                "content": {**RESULT_MEDIA, "text/html": {"type": "string"}}},
+                "content": {**RESULT_MEDIA, "text/html": TEXT}},
         "400": {"$ref": "#/components/responses/Problem"},
         "404": {"$ref": "#/components/responses/Problem"},
         "406": {"$ref": "#/components/responses/Problem"},
@@ -119,7 +120,7 @@ def openapi_document(catalogue: Catalogue, version: str, lang: str = "en", serve
                 "parameters": [{"name": "query", "in": "query", "required": False, "schema": {"type": "string"}},
                                {"name": "default-graph-uri", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
                                {"name": "named-graph-uri", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True}],
-                "responses": {"200": {"description": "results or RDF", "content": {**RESULT_MEDIA, **{m: {"type": "string"} for m in RDF_MEDIA}}},
+                "responses": {"200": {"description": "results or RDF", "content": {**RESULT_MEDIA, **{m: TEXT for m in RDF_MEDIA}}},
                               "400": {"$ref": "#/components/responses/Problem"},
                               "503": {"$ref": "#/components/responses/Problem"}}},
         "post": {"operationId": "sparql_post", "tags": ["sparql"],
@@ -129,7 +130,7 @@ def openapi_document(catalogue: Catalogue, version: str, lang: str = "en", serve
                                              "application/sparql-update": {"schema": {"type": "string"}},
                                              "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
                                                  "query": {"type": "string"}, "update": {"type": "string"}}}}}},
-                 "responses": {"200": {"description": "results or RDF", "content": {**RESULT_MEDIA, **{m: {"type": "string"} for m in RDF_MEDIA}}},
+                 "responses": {"200": {"description": "results or RDF", "content": {**RESULT_MEDIA, **{m: TEXT for m in RDF_MEDIA}}},
                                "204": {"description": "update applied"},
                                "400": {"$ref": "#/components/responses/Problem"},
                                "401": {"$ref": "#/components/responses/Problem"},

@@ -24,7 +24,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "search": ("Rechercher", "Search"), "search_placeholder": ("nom, sigle, ancien nom…", "name, acronym, former name…"),
     "other_lang": ("English", "Français"), "facts": ("Ce que dit le graphe", "What the graph says"),
     "incoming": ("Ce qui renvoie ici", "What links here"), "sources": ("Sources", "Sources"),
-    "inferred": ("déduit", "inferred"), "inferred_note": ("fait déduit par le raisonnement OWL 2 RL",
+    "inferred": ("déduit", "inferred"), "also": ("Est aussi :", "Is also:"), "inferred_note": ("fait déduit par le raisonnement OWL 2 RL",
                                                            "fact derived by OWL 2 RL reasoning"),
     "source_of": ("source", "source"), "type": ("nature", "kind"), "property": ("propriété", "property"),
     "value": ("valeur", "value"), "download": ("Télécharger en", "Download as"),

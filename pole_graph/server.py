@@ -264,12 +264,24 @@ def search_things(state: AppState, text: str, lang: str, limit: int = 50) -> lis
 
     labels = _labels(store, set(iris), lang)
     exact = [i for i in iris if fold(labels.get(i, "")) == folded]
-    ranked = sorted(iris, key=lambda i: (i not in exact, "/id/" not in i, labels.get(i, i).lower()))[:limit]
+    ranked = sorted(iris, key=lambda i: (i not in exact, _search_rank(i), labels.get(i, i).lower()))[:limit]
     kinds = {}
     for iri in ranked:
         segment = iri[len(BASE):].split("/")
         kinds[iri] = "/".join(segment[:2])
     return [(i, labels.get(i, shorten(i)), kinds[i]) for i in ranked]
+
+
+SEARCH_ORDER = {"pole": 0, "org": 1, "person": 1, "event": 2, "programme": 2}
+
+
+def _search_rank(iri: str) -> int:
+    """Pôles first, then organisations and people, events and programmes, concepts, then the rest
+    (labellings, partnerships, contributions: things named after what they link)."""
+    if iri.startswith(BASE + "def/"):
+        return 3
+    kind = iri[len(BASE + "id/"):].split("/", 1)[0] if iri.startswith(BASE + "id/") else ""
+    return SEARCH_ORDER.get(kind, 4)
 
 
 async def search(request: Request) -> Response:
@@ -463,17 +475,28 @@ def _definition(request: Request, state: AppState, path: str, media: str) -> Res
 # ---- SPARQL 1.1 Protocol ------------------------------------------------------------------------
 
 _KEYWORD = lambda k: re.compile(r"(?<![\w:$?])" + k + r"(?![\w:])", re.I)  # noqa: E731
-SERVICE, LOAD = _KEYWORD("SERVICE"), _KEYWORD("LOAD")
-FROM = re.compile(r"(?<![\w:$?])FROM(\s+NAMED)?\s*$", re.I)
+SERVICE, LOAD, FROM_KEYWORD = _KEYWORD("SERVICE"), _KEYWORD("LOAD"), _KEYWORD("FROM")
+USING_OR_WITH = _KEYWORD("(?:USING|WITH)")
+# FROM [NAMED] then its graph: an IRI (the next, opaque, segment) or a prefixed name (in this one)
+FROM = re.compile(r"(?<![\w:$?])FROM\s*(?:NAMED(?![\w:.-])\s*)?(?:$|([A-Za-z][\w.-]*)?:([^\s{}]*))", re.I)
+PREFIX_DECLARATION = re.compile(r"(?<![\w:$?])PREFIX\s+([A-Za-z][\w.-]*)?:\s*$", re.I)
 
 
-def check_query(text: str, store: GraphStore) -> None:
+def check_query(text: str, store: GraphStore) -> bool:
     """Refuse, before any evaluation, what would reach outside the store: SERVICE, FROM a graph the
-    store does not hold (a remote or file: IRI)."""
+    store does not hold (a remote or file: IRI, written in full or as a prefixed name).
+
+    Returns:
+        Whether the query names its own dataset (FROM or FROM NAMED).
+    Raises:
+        QueryError: the query reaches outside the store.
+    """
     from .queries import _segments
 
     named = {g.value for g in store.db.named_graphs()}
     segments = _segments(text)
+    prefixes: dict[str, str] = {}
+    names_dataset = False
     for i, (is_code, part) in enumerate(segments):
         if not is_code:
             continue
@@ -482,11 +505,24 @@ def check_query(text: str, store: GraphStore) -> None:
                              hint="query the remote endpoint yourself")
         if LOAD.search(part):
             raise QueryError("LOAD is not allowed: this endpoint fetches nothing")
-        if FROM.search(part) and i + 1 < len(segments) and segments[i + 1][1].startswith("<"):
-            graph = segments[i + 1][1][1:-1]
+        following = segments[i + 1][1] if i + 1 < len(segments) else ""
+        declaration = PREFIX_DECLARATION.search(part)
+        if declaration and following.startswith("<"):
+            prefixes[declaration.group(1) or ""] = following[1:-1]
+        names_dataset = names_dataset or bool(FROM_KEYWORD.search(part))
+        for m in FROM.finditer(part):
+            if m.group(2) is not None:
+                if (m.group(1) or "") not in prefixes:
+                    continue  # an undeclared prefix: the parser refuses the query
+                graph = prefixes[m.group(1) or ""] + m.group(2)
+            elif following.startswith("<"):
+                graph = following[1:-1]
+            else:
+                continue
             if graph not in named:
                 raise QueryError(f"FROM <{graph}>: no such graph in this store (remote graphs are not fetched)",
                                  hint="the store's graphs: " + ", ".join(sorted(named)))
+    return names_dataset
 
 
 def service_description(request: Request) -> bytes:
@@ -495,14 +531,18 @@ def service_description(request: Request) -> bytes:
                       ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
                        "Turtle", "N-Triples", "RDF_XML", "JSON-LD"))
     graphs = "".join(f"      sd:defaultGraph [ a sd:Graph ; sd:name <{g.value}> ] ;\n" for g in KNOWLEDGE_GRAPH)
+    settings = request.app.state.pg.settings
+    # the default graph is the union of the knowledge graph's four graphs, not of every named graph:
+    # so no sd:UnionDefaultGraph
+    languages = "sd:SPARQL11Query, sd:SPARQL11Update" if settings.update_token else "sd:SPARQL11Query"
+    access = "Mises à jour avec un jeton" if settings.update_token else "Lecture seule"
     return f"""@prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
 @prefix dct: <http://purl.org/dc/terms/> .
 <{endpoint}> a sd:Service ;
     sd:endpoint <{endpoint}> ;
-    sd:supportedLanguage sd:SPARQL11Query ;
-{formats}    sd:feature sd:UnionDefaultGraph ;
-    dct:title "Point d'accès SPARQL des pôles de compétitivité"@fr, "SPARQL endpoint of the French competitiveness clusters"@en ;
-    dct:description "Lecture seule ; SERVICE, LOAD et FROM distant refusés ; requêtes arrêtées après {request.app.state.pg.settings.query_timeout:g} s."@fr ;
+    sd:supportedLanguage {languages} ;
+{formats}    dct:title "Point d'accès SPARQL des pôles de compétitivité"@fr, "SPARQL endpoint of the French competitiveness clusters"@en ;
+    dct:description "{access} ; SERVICE, LOAD et FROM distant refusés ; requêtes arrêtées après {settings.query_timeout:g} s."@fr ;
     sd:defaultDataset [ a sd:Dataset ;
 {graphs}    ] .
 """.encode("utf-8")
@@ -570,18 +610,30 @@ async def sparql(request: Request) -> Response:
     return await run_in_threadpool(_query, request, state, text, params)
 
 
-def _dataset(params: dict[str, list[str]]) -> tuple[list[str] | None, list[str] | None]:
-    default = params.get("default-graph-uri")
-    named = params.get("named-graph-uri")
-    return (default if default else None), (named if named else None)
+def _dataset(params: dict[str, list[str]], default_key: str = "default-graph-uri",
+             named_key: str = "named-graph-uri") -> tuple[list[str] | None, list[str] | None]:
+    """The dataset the protocol parameters name, as (default graphs, named graphs); (None, None) when
+    they name none. Naming one kind leaves the other empty: the request's dataset is exactly what it
+    lists (SPARQL 1.1 Protocol §2.1.4, §2.2.3), and it overrides the query's FROM / FROM NAMED."""
+    default, named = params.get(default_key) or [], params.get(named_key) or []
+    if not default and not named:
+        return None, None
+    for key, iris in ((default_key, default), (named_key, named)):
+        for iri in iris:
+            try:
+                ox.NamedNode(iri)
+            except ValueError as exc:
+                raise UsageError(f"{key}={iri!r} is not an absolute IRI: {exc}") from None
+    return list(default), list(named)
 
 
 def _query(request: Request, state: AppState, text: str, params: dict[str, list[str]]) -> Response:
     store = state.fresh()
-    check_query(text, store)
+    names_dataset = check_query(text, store)
     default_graphs, named_graphs = _dataset(params)
-    if default_graphs is None and not re.search(r"(?<![\w:$?])FROM\b", text, re.I):
+    if default_graphs is None and not names_dataset:
         default_graphs = [g.value for g in KNOWLEDGE_GRAPH]
+    base_iri = f"{request.url.scheme}://{request.url.netloc}/sparql"  # relative IRIs resolve against the endpoint
     accept = request.headers.get("accept")
     forced = (params.get("format") or [None])[0]
     result_format = forced if forced in ("json", "xml", "csv", "tsv") else \
@@ -590,14 +642,14 @@ def _query(request: Request, state: AppState, text: str, params: dict[str, list[
     rdf_ext = forced if forced in RDF_FORMATS else next(e for e, (_, m) in RDF_FORMATS.items() if m == rdf_media)
     if state.pool is not None:
         answer = state.pool.run(text, result_format=result_format, rdf_format=rdf_ext,
-                                default_graphs=default_graphs, named_graphs=named_graphs)
+                                default_graphs=default_graphs, named_graphs=named_graphs, base_iri=base_iri)
         headers = {"Vary": "Accept"}
         if answer.truncated:
             headers["X-Result-Truncated"] = str(state.settings.max_rows)
         if answer.kind != "graph" and negotiate(accept, list(RESULT_MEDIA)) is None and not forced:
             return not_acceptable(list(RESULT_MEDIA))
-        return Response(answer.body, media_type=answer.media, headers=headers)
-    kwargs: dict[str, Any] = {}
+        return Response(answer.body, media_type=answer.media_type, headers=headers)
+    kwargs: dict[str, Any] = {"base_iri": base_iri}
     if default_graphs is not None:
         kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
     if named_graphs is not None:
@@ -629,6 +681,7 @@ def _query_page(request: Request, state: AppState, text: str, params: dict[str, 
             bound = bind_values(q.text, bindings_for(q, args, lang, state.resolver))
         except PoleGraphError:
             continue
+        bound = "\n".join(line for line in bound.splitlines() if not line.startswith("#+")).strip() + "\n"
         examples.append((name, q.summary.get(lang) or q.summary.get("fr", ""), bound))
     context: dict[str, Any] = {"query": text or examples[0][2] if examples else text, "examples": examples,
                                "table": None, "boolean": None, "error": None, "truncated": False}
@@ -638,7 +691,9 @@ def _query_page(request: Request, state: AppState, text: str, params: dict[str, 
             store = state.fresh()
             check_query(text, store)
             if state.pool is not None:
-                answer = state.pool.run(text, result_format="json")
+                explicit = re.search(r"(?<![\w:$?])FROM\b", text, re.I)
+                answer = state.pool.run(text, result_format="json",
+                                        default_graphs=None if explicit else [g.value for g in KNOWLEDGE_GRAPH])
                 data = json.loads(answer.body)
                 if "boolean" in data:
                     context["boolean"] = data["boolean"]
@@ -677,39 +732,104 @@ def _json_table(data: dict) -> QueryResult:
 
 
 def _update(request: Request, state: AppState, text: str, params: dict[str, list[str]]) -> Response:
-    token = state.settings.update_token
-    given = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
-    if not token or given != token:
-        err = PoleGraphError("updates are off" if not token else "a valid token is needed to update",
-                             hint="this endpoint is read-only unless its operator configures an update token")
-        err.http_status = 403 if not token else 401
-        raise err
-    if LOAD.search(text) or SERVICE.search(text):
-        raise QueryError("LOAD and SERVICE are not allowed: this endpoint fetches nothing")
-    using = params.get("using-graph-uri") or params.get("using-named-graph-uri")
-    if using and re.search(r"(?<![\w:$?])(USING|WITH)\b", text, re.I):
-        raise UsageError("using-graph-uri and USING/WITH in the update conflict")
+    import hmac
+
+    from .queries import _segments
     from .store import writer_lock
 
+    token = state.settings.update_token
+    scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+    if not token or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        err = PoleGraphError("updates are off" if not token else "a valid token is needed to update",
+                             hint="this endpoint is read-only unless its operator configures an update token"
+                             if not token else "send the header Authorization: Bearer <token>")
+        err.http_status = 403 if not token else 401
+        raise err
+    code = [part for is_code, part in _segments(text) if is_code]  # not strings, IRIs or comments
+    if any(LOAD.search(part) or SERVICE.search(part) for part in code):
+        raise QueryError("LOAD and SERVICE are not allowed: this endpoint fetches nothing")
+    default, named = _dataset(params, "using-graph-uri", "using-named-graph-uri")
+    if default is not None:
+        if any(USING_OR_WITH.search(part) for part in code):
+            raise UsageError("using-graph-uri / using-named-graph-uri and USING / WITH in the update conflict",
+                             hint="name the dataset in the request or in the update, not both")
+        text = _using(text, default, named or [])
+    base_iri = f"{request.url.scheme}://{request.url.netloc}/sparql"  # relative IRIs resolve against the endpoint
+
     with writer_lock(Path(state.settings.store)), state.lock:
-        state.store = None
-        state.resolver = None
+        # RocksDB: nothing in this process may keep a handle on the store while it is written
+        state.store = state.resolver = state._steward = None
+        state.cache.clear()
         if state.pool is not None:
             state.pool.close()
         gc.collect()
+        written = False
         db = ox.Store(str(Path(state.settings.store) / "oxigraph"))
         try:
-            db.update(text)
+            db.update(text, base_iri=base_iri)
             db.flush()
+            written = True
         except SyntaxError as exc:
             raise QueryError(f"SPARQL update syntax error: {exc}") from None
+        except RuntimeError as exc:  # the engine refused the operation (DROP of a missing graph…): nothing was written
+            raise QueryError(f"the update failed: {exc}") from None
         finally:
             del db
             gc.collect()
-            mark_updated(Path(state.settings.store), "sparql-update")
+            if written:
+                mark_updated(Path(state.settings.store), "sparql-update")
             state.pool = None
-            state.open()
+            state.open()  # new read-only handles, here and in new workers: they see the update
     return Response(status_code=204)
+
+
+def _using(update: str, default: list[str], named: list[str]) -> str:
+    """The update with the protocol's dataset written in: ``USING`` / ``USING NAMED`` before each
+    top-level ``WHERE`` (pyoxigraph takes no dataset for updates). ``DELETE WHERE { P }`` is spelt
+    out as ``DELETE { P } USING … WHERE { P }``, its meaning in SPARQL 1.1 Update §3.1.3.3.
+
+    >>> _using('INSERT { ?s a 1 } WHERE { ?s ?p "WHERE" }', ["urn:g"], [])
+    'INSERT { ?s a 1 } USING <urn:g> WHERE { ?s ?p "WHERE" }'
+    >>> _using("DELETE WHERE { ?s ?p ?o }", [], ["urn:g"])
+    'DELETE { ?s ?p ?o } USING NAMED <urn:g> WHERE { ?s ?p ?o }'
+    """
+    from .queries import _segments
+
+    using = " ".join([f"USING {ox.NamedNode(g)}" for g in default] + [f"USING NAMED {ox.NamedNode(g)}" for g in named])
+    tokens: list[tuple[bool, str]] = []  # (is_code, text); strings, IRIs and comments are one token each
+    for is_code, part in _segments(update):
+        tokens += [(True, t) for t in re.findall(r"\s+|[{}]|[^\s{}]+", part)] if is_code else [(False, part)]
+    out: list[str] = []
+    significant: list[str] = []  # the code words and terms so far, without spaces and comments
+    depth, i = 0, 0
+    while i < len(tokens):
+        is_code, tok = tokens[i]
+        if is_code and tok == "{":
+            depth += 1
+        elif is_code and tok == "}":
+            depth -= 1
+        elif is_code and depth == 0 and tok.upper() == "WHERE":
+            if significant and significant[-1].upper() == "DELETE":
+                start = end = i + 1
+                while end < len(tokens) and tokens[end] != (True, "{"):
+                    end += 1
+                level = 0
+                for end in range(end, len(tokens)):
+                    level += {"{": 1, "}": -1}.get(tokens[end][1], 0) if tokens[end][0] else 0
+                    if level == 0:
+                        break
+                pattern = "".join(t for _, t in tokens[start:end + 1]).strip()
+                out.append(f"{pattern} {using} WHERE {pattern}")
+                significant.append("}")
+                i = end + 1
+                continue
+            out.append(using + " ")
+        out.append(tok)
+        if not is_code or not tok.isspace():
+            if is_code or not tok.startswith("#"):
+                significant.append(tok)
+        i += 1
+    return "".join(out)
 
 
 # ---- stored-query API ---------------------------------------------------------------------------
@@ -801,7 +921,7 @@ async def api_page(request: Request) -> Response:
         q = state.catalogue.queries[name]
         example = q.examples[0] if q.examples else {}
         queries.append({"name": name, "summary": q.summary.get(lang) or q.summary.get("fr", ""),
-                        "params": [{"name": p.name, "required": p.required, "values": sorted(p.values),
+                        "params": [{"name": p.name, "required": p.required, "choices": sorted(p.values),
                                     "description": p.description.get(lang, ""), "example": example.get(p.name)}
                                    for p in q.params]})
     return render(request, "api.html", lang=lang, queries=queries)
@@ -874,6 +994,12 @@ async def dump_file(request: Request) -> Response:
                         headers={"Repr-Digest": f"sha-256=:{digest}:", "Digest": f"sha-256={digest}"})
 
 
+def _too_large(message: str) -> PoleGraphError:
+    err = UsageError(message, hint="split the file, or ask the operator to raise POLE_GRAPH_MAX_BODY")
+    err.http_status = 413
+    return err
+
+
 async def validate_page(request: Request) -> Response:
     return render(request, "validate.html", report=None)
 
@@ -892,7 +1018,7 @@ async def api_validate(request: Request) -> Response:
                     continue
                 data = await item.read()
                 if len(data) > limit:
-                    raise UsageError(f"{item.filename}: larger than {limit} bytes")
+                    raise _too_large(f"{item.filename}: larger than {limit} bytes")
                 safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(item.filename or f"upload-{i}").name) or f"upload-{i}"
                 path = Path(tmp) / f"{i}" / safe
                 path.parent.mkdir()
@@ -901,7 +1027,7 @@ async def api_validate(request: Request) -> Response:
         else:
             body = await request.body()
             if len(body) > limit:
-                raise UsageError(f"the body is larger than {limit} bytes")
+                raise _too_large(f"the body is larger than {limit} bytes")
             ext = {"text/csv": ".csv", "text/turtle": ".ttl", "application/n-triples": ".nt",
                    "application/ld+json": ".jsonld", "application/rdf+xml": ".rdf"}.get(ctype)
             if ext is None:
@@ -983,7 +1109,14 @@ class Guard:
         if method not in ("GET", "HEAD", "POST", "OPTIONS"):
             response = await on_error(Request(scope, receive), _method_error(method))
             return await response(scope, receive, send)
-        cors = method == "GET" or path.startswith("/api/queries") or path == "/sparql"
+        cors = method in ("GET", "HEAD") or path.startswith("/api/queries") or path == "/sparql"
+        if method == "OPTIONS":  # CORS preflight for the read API (no credentials, no writes)
+            allowed = path.startswith("/api/queries") or path == "/sparql"
+            headers = {"Allow": "GET, HEAD, POST, OPTIONS"}
+            if allowed:
+                headers.update({"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST",
+                                "Access-Control-Allow-Headers": "Accept, Content-Type", "Access-Control-Max-Age": "86400"})
+            return await Response(status_code=204, headers=headers)(scope, receive, send)
 
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":

@@ -53,3 +53,12 @@ def project_copy(tmp_path) -> Path:
     for name in ("ontology", "data", "queries"):
         shutil.copytree(ROOT / name, tmp_path / name)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def live_url(built):
+    """A real server (subprocess, uvicorn, free port on 127.0.0.1) on the session's store; read-only."""
+    from tests.live import serve
+
+    with serve(built[1].path) as url:
+        yield url
