@@ -286,16 +286,19 @@ def cmd_add(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO
 
     with writer_lock(settings.store):
         steward = Steward(open_for_writing(settings.store))
-        sub = steward.read([Path(f) for f in ns.files], ns.input_format, ns.type)
-        report, plan = steward.check(sub, settings.lang)
-        if report.exit_code != 0:
-            out.write(report.render(ns.format, settings.lang))
-            print(("rien n'a été écrit" if settings.lang == "fr" else "nothing was written"), file=err)
-            return report.exit_code
-        if ns.dry_run:
-            out.write(plan.diff() + "\n")
-            return 0
-        activity = steward.commit(plan, PG.RecordAddition, sub.checksums, ns.by or current_user())
+        try:
+            sub = steward.read([Path(f) for f in ns.files], ns.input_format, ns.type)
+            report, plan = steward.check(sub, settings.lang)
+            if report.exit_code != 0:
+                out.write(report.render(ns.format, settings.lang))
+                print(("rien n'a été écrit" if settings.lang == "fr" else "nothing was written"), file=err)
+                return report.exit_code
+            if ns.dry_run:
+                out.write(plan.diff() + "\n")
+                return 0
+            activity = steward.commit(plan, PG.RecordAddition, sub.checksums, ns.by or current_user())
+        finally:
+            steward.close()
     fr = settings.lang == "fr"
     print((f"ajouté : {len(plan.records)} enregistrement(s), {len(plan.asserted)} triplets, "
            f"{len(plan.inferred)} déduits ({activity})") if fr else
@@ -311,15 +314,18 @@ def cmd_retract(ns: argparse.Namespace, settings: Settings, out: TextIO, err: Te
 
     with writer_lock(settings.store):
         steward = Steward(open_for_writing(settings.store))
-        plan, problems = steward.retraction_plan(ns.record)
-        if problems:
-            for p in problems:
-                print(f"error: {p}", file=err)
-            return 2
-        if ns.dry_run:
-            out.write(plan.diff() + "\n")
-            return 0
-        activity = steward.commit(plan, PG.RecordRetraction, {}, ns.by or current_user())
+        try:
+            plan, problems = steward.retraction_plan(ns.record)
+            if problems:
+                for p in problems:
+                    print(f"error: {p}", file=err)
+                return 2
+            if ns.dry_run:
+                out.write(plan.diff() + "\n")
+                return 0
+            activity = steward.commit(plan, PG.RecordRetraction, {}, ns.by or current_user())
+        finally:
+            steward.close()
     print(f"retracted {plan.records[0]}: {len(plan.removed_asserted)} triples, "
           f"{len(plan.removed_inferred)} inferred removed ({activity})", file=out)
     return 0

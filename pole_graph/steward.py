@@ -478,6 +478,15 @@ class Steward:
         except (ImportError, AttributeError, TypeError):
             return pyshacl_validate(data, shacl_graph=self.shapes, **options)
 
+    def close(self) -> None:
+        """Drop the store handle now (a writer closes before it releases the writers' lock, so no
+        reader snapshots a database whose writer is still compacting it)."""
+        import gc
+
+        self.db = None
+        self.store.db = None
+        gc.collect()
+
     # ---- writing -------------------------------------------------------------------------------
 
     def commit(self, plan: Plan, action: URIRef, files: dict[str, str], by: str) -> URIRef:

@@ -29,20 +29,114 @@ INFO_FILE = "build.json"
 
 
 @contextlib.contextmanager
-def writer_lock(path: Path) -> Iterator[None]:
-    """Exclusive lock for writers of the store at ``path``; fails at once if someone holds it."""
+def writer_lock(path: Path, wait: float = 5.0) -> Iterator[None]:
+    """Exclusive lock for writers of the store at ``path``.
+
+    Readers taking a snapshot hold the same lock shared for a moment, so a writer waits up to
+    ``wait`` seconds for them; another writer holding it is reported at once after that.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.parent / (path.name + ".lock")
     fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
     try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreLockedError(f"{path}: another process is writing this store (locked by {lock_path})",
+                                           hint="wait for it to finish, then run the command again") from None
+                time.sleep(0.05)
+        _HELD.add(path.resolve())
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreLockedError(f"{path}: another process is writing this store (locked by {lock_path})",
-                                   hint="wait for it to finish, then run the command again") from None
+            yield
+        finally:
+            _HELD.discard(path.resolve())
+    finally:
+        os.close(fd)
+
+
+_HELD: set[Path] = set()  # stores whose writers' lock this process holds (a snapshot then needs no lock)
+
+
+@contextlib.contextmanager
+def _shared_lock(path: Path, wait: float) -> Iterator[None]:
+    if path.resolve() in _HELD:  # this process is the writer: nobody else can be half-way through
+        yield
+        return
+    lock_path = path.parent / (path.name + ".lock")
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreLockedError(f"{path}: a writer has held this store for more than {wait:g} s",
+                                           hint="wait for the build or the steward's change to finish") from None
+                time.sleep(0.1)
         yield
     finally:
         os.close(fd)
+
+
+SNAPSHOTS = ".snapshots"
+
+
+def snapshot(path: Path, wait: float = 120.0) -> Path:
+    """A private, frozen copy of the store at ``path`` for one long-lived reader (the server).
+
+    pyoxigraph (RocksDB) says a read-only handle on a database another process writes is undefined
+    behaviour; stewards write the store in place while a server runs. So the server reads a
+    snapshot instead: the immutable table files hard-linked (no copy, no extra space until a
+    writer compacts them away), the small mutable ones (manifest, write-ahead log, options)
+    copied, taken under the writers' lock held shared, so no writer is half-way through. Returns
+    the snapshot folder (laid out like a store); ``drop_snapshot`` removes it.
+    """
+    path = Path(path)
+    _recover(path)
+    if not (path / DB_DIR).is_dir():
+        raise StoreMissingError(f"{path}: no store here", hint="run `pole-graph build` first, or pass --store PATH")
+    root = path.parent / (path.name + SNAPSHOTS)
+    root.mkdir(exist_ok=True)
+    for stale in root.iterdir():  # left by readers that died
+        pid = stale.name.split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    target = root / f"{os.getpid()}-{time.time_ns()}"
+    with _shared_lock(path, wait):
+        _recover(path)
+        (target / DB_DIR).mkdir(parents=True)
+        for f in (path / DB_DIR).iterdir():
+            if f.name == "LOCK" or f.name.startswith("LOG"):
+                continue
+            if f.suffix == ".sst":
+                os.link(f, target / DB_DIR / f.name)
+            else:
+                shutil.copy2(f, target / DB_DIR / f.name)
+        if (path / INFO_FILE).exists():
+            shutil.copy2(path / INFO_FILE, target / INFO_FILE)
+    return target
+
+
+def drop_snapshot(target: Path) -> None:
+    if SNAPSHOTS in Path(target).parent.name:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _recover(path: Path) -> None:

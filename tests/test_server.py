@@ -402,3 +402,6 @@ def test_a_stewards_commit_is_seen_by_a_running_server(built, tmp_path):
             assert time.monotonic() < deadline, "the server never saw the new record"
             time.sleep(0.2)
         assert get(base + "/data/pole-graph")[1] != before
+        snapshots = list((tmp_path / "store.snapshots").iterdir())
+        assert len(snapshots) == 1, "the server reads one private snapshot, the old one was dropped"
+    assert not list((tmp_path / "store.snapshots").iterdir()), "a stopped server leaves no snapshot behind"
