@@ -190,6 +190,10 @@ def page(store: Any, iri: str, lang: str = "fr", incoming_limit: int = 300) -> P
     for f in facts:  # sub-nodes (intervals, sites…) are shown inside the fact that points to them
         if f.is_iri and f.value.value.startswith(iri + "#"):
             f.children = page(store, f.value.value, lang, incoming_limit=0).facts
+    # a text given in the page's language hides its translations (the RDF keeps both)
+    in_lang = {f.property for f in facts if isinstance(f.value, ox.Literal) and f.value.language == lang}
+    facts = [f for f in facts if not (f.property in in_lang and isinstance(f.value, ox.Literal)
+                                      and f.value.language in ("fr", "en") and f.value.language != lang)]
     rank = {p: i for i, p in enumerate(FIRST)}
     facts.sort(key=lambda f: (rank.get(f.property, len(FIRST)), f.property_label.lower(), f.inferred,
                               str(f.value_label or f.value.value)))

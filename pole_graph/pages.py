@@ -63,6 +63,11 @@ WORDS: dict[str, tuple[str, str]] = {
                       "Upload a CSV (data/ templates), Turtle, N-Triples, JSON-LD or RDF/XML file: it is checked in the "
                       "context of the graph; nothing is written."),
     "catalogue": ("Catalogue et téléchargements", "Catalogue and downloads"),
+    "licence_label": ("Licence", "Licence"), "coverage": ("Couverture", "Coverage"), "modified": ("Modifié le", "Modified"),
+    "size": ("Taille", "Size"), "triples": ("triplets", "triples"), "entities": ("entités décrites", "described things"),
+    "downloads": ("Téléchargements", "Downloads"), "file": ("Fichier", "File"), "format": ("Format", "Format"),
+    "content": ("Contenu", "Content"), "quads": ("quadruplets", "quads"), "graphs": ("Graphes nommés", "Named graphs"),
+    "graph": ("Graphe", "Graph"), "services": ("Services", "Services"),
     "subclass_of": ("sous-classe de", "subclass of"), "domain": ("domaine", "domain"), "range": ("co-domaine", "range"),
     "more": ("et d'autres…", "and more…"),
 }
@@ -87,10 +92,28 @@ def href(value: Any) -> str | None:
     return None
 
 
+def link(value: Any, lang: str) -> str | None:
+    """``href``, keeping the reader's language on the site's own pages: ``?lang=`` goes before any
+    ``#fragment`` (``/def/core?lang=en#Cluster``, not ``/def/core#Cluster?lang=en``, which loses both),
+    and addresses elsewhere are left as they are.
+
+    >>> link("https://w3id.org/pole-graph/def/core#Cluster", "en")
+    '/def/core?lang=en#Cluster'
+    >>> link("https://www.axelera.org/", "en")
+    'https://www.axelera.org/'
+    """
+    target = href(value)
+    if target is None or not target.startswith("/"):
+        return target
+    path, hash_, fragment = target.partition("#")
+    return f"{path}?{urlencode({'lang': lang})}{hash_}{fragment}"
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "html")),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["href"] = href
+    env.filters["link"] = link
     env.filters["short"] = shorten
     env.globals["urlencode"] = urlencode
     return env
@@ -125,8 +148,11 @@ TILES = {"32": (2, 0), "28": (1, 1), "11": (2, 1), "44": (3, 1), "53": (0, 2), "
          "27": (3, 2), "75": (1, 3), "84": (3, 3), "76": (2, 4), "93": (3, 4), "94": (4, 5)}
 
 
-def tile_map(counts: dict[str, tuple[str, int]]) -> str:
-    """A schematic map: one square per region, darker with more pôles. counts: code -> (label, n)."""
+def tile_map(counts: dict[str, tuple[str, int]], lang: str = "fr") -> str:
+    """A schematic map: one square per region, darker with more pôles. counts: code -> (label, n).
+
+    The shade is the ``fill-opacity`` presentation attribute, not a ``style`` attribute: the site's
+    Content-Security-Policy (``style-src 'self'``) blocks inline styles."""
     size, gap = 92, 6
     top = max((n for _, n in counts.values()), default=1) or 1
     parts = [f'<svg class="tilemap" viewBox="0 0 {5 * (size + gap)} {6 * (size + gap)}" width="{5 * (size + gap)}" role="img">']
@@ -136,8 +162,9 @@ def tile_map(counts: dict[str, tuple[str, int]]) -> str:
         x, y = col * (size + gap), row * (size + gap)
         words = html.escape(label)
         short = words if len(label) <= 14 else html.escape(label[:13]) + "…"
-        parts.append(f'<a href="/?region={code}"><g class="tile"><rect x="{x}" y="{y}" width="{size}" height="{size}" rx="6" '
-                     f'style="fill-opacity:{shade:.2f}"><title>{words}: {n}</title></rect>'
+        tone = "tile" if shade >= 0.5 else "tile light"  # dark text on pale tiles
+        parts.append(f'<a href="/?{html.escape(urlencode({"region": code, "lang": lang}))}#poles"><g class="{tone}"><rect x="{x}" y="{y}" '
+                     f'width="{size}" height="{size}" rx="6" fill-opacity="{shade:.2f}"><title>{words}: {n}</title></rect>'
                      f'<text x="{x + size / 2}" y="{y + 38}" text-anchor="middle" class="n">{n}</text>'
                      f'<text x="{x + size / 2}" y="{y + 62}" text-anchor="middle" class="l">{short}</text></g></a>')
     parts.append("</svg>")

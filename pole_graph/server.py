@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import logging
 import re
@@ -46,7 +47,7 @@ from .pages import bar_chart, environment, tile_map, word
 from .project import Project
 from .queries import Catalogue, QueryResult, Resolver, bind_values, bindings_for, run_stored, sort_lists, to_result
 from .settings import Settings
-from .store import INFO_FILE, KNOWLEDGE_GRAPH, GraphStore, mark_updated
+from .store import DB_DIR, INFO_FILE, KNOWLEDGE_GRAPH, GraphStore, drop_snapshot, mark_updated, snapshot
 
 log = logging.getLogger("pole_graph.server")
 
@@ -58,6 +59,13 @@ RESULT_MEDIA.update({"application/json": "json", "text/plain": "tsv"})
 CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
 
 
+class _NoCache(dict):
+    """A cache that keeps nothing (POLE_GRAPH_RESPONSE_CACHE=0: every answer computed)."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+
 class AppState:
     """What the app holds: the store, the stored queries, caches — reopened when the data changes."""
 
@@ -67,30 +75,38 @@ class AppState:
         self.catalogue = Catalogue.load(self.project)
         self.env = environment()
         self.lock = threading.RLock()
-        self.cache: dict[tuple, Any] = {}
+        self.cache: dict[tuple, Any] = {} if settings.response_cache else _NoCache()
         self.version: tuple = ()
         self.pool: QueryPool | None = None
         self.store: GraphStore | None = None
         self.resolver: Resolver | None = None
         self._steward = None
         self._checked = 0.0
+        self.snapshot: Path | None = None
         self.open()
 
     def open(self) -> None:
+        """(Re)open the store: a fresh snapshot of it (see ``store.snapshot``), read by this process
+        and by the SPARQL workers; the previous snapshot is dropped once nothing reads it."""
         with self.lock:
+            previous = self.snapshot
+            self.version = self._version()
+            self.snapshot = snapshot(Path(self.settings.store))
             self.store = None
+            self._steward = None
             gc.collect()
-            self.store = GraphStore.open(self.settings.store)
+            self.store = GraphStore.open(self.snapshot)
             self.resolver = Resolver(self.store.query)
             self.cache.clear()
-            self._steward = None
-            self.version = self._version()
             if self.settings.query_workers > 0:
                 if self.pool is None:
-                    self.pool = QueryPool(self.settings.store, self.settings.query_workers,
+                    self.pool = QueryPool(self.snapshot, self.settings.query_workers,
                                           self.settings.query_timeout, self.settings.max_rows)
                 else:
+                    self.pool.db_path = str(self.snapshot / DB_DIR)
                     self.pool.restart()
+            if previous is not None:
+                drop_snapshot(previous)
 
     def _version(self) -> tuple:
         info = Path(self.settings.store) / INFO_FILE
@@ -122,6 +138,11 @@ class AppState:
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
+        self.store = self.resolver = self._steward = None
+        gc.collect()
+        if self.snapshot is not None:
+            drop_snapshot(self.snapshot)
+            self.snapshot = None
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -234,7 +255,7 @@ def home_context(state: AppState, lang: str, args: dict[str, str]) -> dict[str, 
         query_args["theme"] = dict(themes).get(code, code)
     result = run_stored(store, state.catalogue, "poles", query_args, lang, state.resolver)
     context = {"counts": counts, "regions": regions, "themes": themes, "phases": phases, "poles": _rows(result),
-               "tilemap": tile_map(tiles), "phase_chart": bar_chart(by_phase), "world_chart": bar_chart(by_world),
+               "tilemap": tile_map(tiles, lang), "phase_chart": bar_chart(by_phase), "world_chart": bar_chart(by_world),
                "selected": {k: args.get(k, "") for k in ("region", "theme", "phase")}}
     state.cache[key] = context
     return context
@@ -248,7 +269,11 @@ async def home(request: Request) -> Response:
     return render(request, "home.html", lang=lang, **context)
 
 
-def search_things(state: AppState, text: str, lang: str, limit: int = 50) -> list[tuple[str, str, str]]:
+def search_things(state: AppState, text: str, lang: str, limit: int = 50) -> list[dict[str, str]]:
+    """Things whose name, acronym, former name or code contains ``text`` (accents and case ignored):
+    pôles first, then organisations and people, events, concepts; the records named after what they
+    link (labellings, contributions, memberships) only when nothing else matches."""
+    from .describe import _labels
     from .terms import fold
 
     folded = fold(text)
@@ -260,19 +285,25 @@ def search_things(state: AppState, text: str, lang: str, limit: int = 50) -> lis
       SELECT DISTINCT ?s WHERE {{ GRAPH <{BASE}graph/index> {{ ?s pg:foldedName ?n }}
         FILTER(CONTAINS(?n, {str(literal)})) FILTER(STRSTARTS(STR(?s), "{BASE}")) }} LIMIT 400"""
     iris = [r["s"].value for r in store.query(query)]
-    from .describe import _labels
-
+    primary = [i for i in iris if _search_rank(i) < 5]
+    iris = primary or iris
     labels = _labels(store, set(iris), lang)
-    exact = [i for i in iris if fold(labels.get(i, "")) == folded]
+    exact = {i for i in iris if fold(labels.get(i, "")) == folded}
     ranked = sorted(iris, key=lambda i: (i not in exact, _search_rank(i), labels.get(i, i).lower()))[:limit]
-    kinds = {}
-    for iri in ranked:
-        segment = iri[len(BASE):].split("/")
-        kinds[iri] = "/".join(segment[:2])
-    return [(i, labels.get(i, shorten(i)), kinds[i]) for i in ranked]
+    types: dict[str, str] = {}
+    if ranked:
+        chunk = " ".join(f"<{i}>" for i in ranked)
+        for row in store.query(f"""SELECT ?s ?t WHERE {{ VALUES ?s {{ {chunk} }}
+                GRAPH ?g {{ ?s a ?t }} FILTER(?g IN (<{BASE}graph/data>, <{BASE}graph/schemes>))
+                FILTER(STRSTARTS(STR(?t), "{BASE}def/core#")) }}"""):
+            types.setdefault(row["s"].value, row["t"].value)
+    type_labels = _labels(store, set(types.values()), lang)
+    return [{"iri": i, "label": labels.get(i, shorten(i)), "kind": "/".join(i[len(BASE):].split("/")[:2]),
+             "type": type_labels.get(types.get(i, ""), "")} for i in ranked]
 
 
-SEARCH_ORDER = {"pole": 0, "org": 1, "person": 1, "event": 2, "programme": 2}
+SEARCH_ORDER = {"pole": 0, "org": 1, "person": 1, "event": 2, "programme": 2, "partnership": 4, "change": 4,
+                "labelling": 5, "contribution": 5, "membership": 5}
 
 
 def _search_rank(iri: str) -> int:
@@ -290,7 +321,7 @@ async def search(request: Request) -> Response:
     lang = language(request)
     results = await run_in_threadpool(search_things, state, q, lang)
     if not wants_html(request):
-        return JSONResponse([{"iri": i, "label": l, "kind": k} for i, l, k in results])
+        return JSONResponse(results)
     return render(request, "search.html", lang=lang, q=q, results=results)
 
 
@@ -891,7 +922,9 @@ async def api_query(request: Request) -> Response:
     def run() -> QueryResult:
         store = state.fresh()
         if key not in state.cache:
-            state.cache[key] = run_stored(store, state.catalogue, name, args, lang, state.resolver)
+            result = run_stored(store, state.catalogue, name, args, lang, state.resolver)
+            state.cache[key] = result
+            return result
         return state.cache[key]
 
     result = await run_in_threadpool(run)
@@ -959,8 +992,24 @@ def _description(state: AppState, which: str, base: str):
         if key not in state.cache:
             folder, dumps = _dumps(state)
             make = catalogue.void_graph if which == "void" else catalogue.catalogue_graph
-            state.cache[key] = make(state.fresh(), dumps, base)
+            graph = make(state.fresh(), dumps, base)
+            state.cache[key] = graph
+            return graph
         return state.cache[key]
+
+
+def _data_context(state: AppState, lang: str) -> dict[str, Any]:
+    """The catalogue as a page: what the dataset is, its licence and coverage, numbers, downloads."""
+    from . import catalogue
+
+    with state.lock:
+        _, dumps = _dumps(state)
+        key = ("statistics", state.version)
+        stats = state.cache.get(key) or catalogue.statistics(state.fresh())
+        state.cache[key] = stats
+    fr, en = catalogue._dataset_description(stats)
+    return {"title": word("site", lang), "description": fr if lang == "fr" else en, "stats": stats, "dumps": dumps,
+            "alternates": [(RDF_FORMATS[e][1], e) for e in ("ttl", "jsonld", "rdf", "nt")], "lang": lang}
 
 
 async def data_catalogue(request: Request) -> Response:
@@ -970,6 +1019,8 @@ async def data_catalogue(request: Request) -> Response:
     if media is None:
         return not_acceptable(RDF_MEDIA)
     which = "void" if request.url.path == "/.well-known/void" else "catalogue"
+    if media == HTML and which == "catalogue":
+        return render(request, "data.html", **await run_in_threadpool(_data_context, state, language(request)))
     graph = await run_in_threadpool(_description, state, which, BASE)
     if media == HTML:  # no page of its own: the Turtle, readable in a browser
         media = "text/plain; charset=utf-8"
@@ -1088,8 +1139,117 @@ def create_app(settings: Settings | None = None, project: Project | None = None)
                     lifespan=lifespan)
     app.state.pg = state
 
+    if settings.response_cache:
+        app.add_middleware(ResponseCache, state=state)
     app.add_middleware(Guard)
     return app
+
+
+class ResponseCache:
+    """ASGI middleware: GET answers kept per data version, so a page, a document, a stored query or a
+    SPARQL query asked again costs a dictionary lookup until the data change.
+
+    Safe because everything served is a function of the request and the data version: the key is
+    the path and query string plus the headers that choose the answer (Accept, Accept-Language,
+    Host); SPARQL calling NOW, RAND, UUID or STRUUID is never cached; only 200 answers under 2 MB
+    are kept, at most 2048 of them and 64 MB in all (least recently used dropped first). Each kept
+    answer gets a strong ETag; ``If-None-Match`` then gets 304.
+    """
+
+    PATHS = ("/", "/search", "/doc/", "/def", "/api", "/openapi.json", "/sparql", "/data/pole-graph",
+             "/data/catalogue", "/.well-known/void")
+    VOLATILE = re.compile(r"\b(NOW|RAND|UUID|STRUUID)\s*\(", re.I)
+    MAX_ENTRY, MAX_TOTAL, MAX_COUNT = 2 << 20, 64 << 20, 2048
+
+    def __init__(self, app, state: AppState) -> None:
+        from collections import OrderedDict
+
+        self.app, self.state = app, state
+        self.entries: OrderedDict[tuple, tuple[int, list, bytes, bytes]] = OrderedDict()
+        self.size = 0
+        self.version: tuple = ()
+        self.hits = self.misses = 0
+
+    def _cacheable(self, scope) -> bool:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            return False
+        path = scope["path"]
+        if not (path in self.PATHS or path.startswith(("/doc/", "/def/", "/api/queries"))):
+            return False
+        if path == "/sparql" and self.VOLATILE.search(parse_qs(scope.get("query_string", b"").decode("latin-1")).get("query", [""])[0]):
+            return False
+        return True
+
+    async def __call__(self, scope, receive, send) -> None:
+        if not self._cacheable(scope):
+            return await self.app(scope, receive, send)
+        headers = {k: v for k, v in scope["headers"] if k in (b"accept", b"accept-language", b"host", b"if-none-match")}
+        version = await run_in_threadpool(self._version)
+        key = (scope["method"], scope["path"], scope.get("query_string", b""), headers.get(b"accept"),
+               headers.get(b"accept-language"), headers.get(b"host"))
+        entry = self.entries.get(key)
+        if entry is not None:
+            self.entries.move_to_end(key)
+            self.hits += 1
+            status, response_headers, body, etag = entry
+            if headers.get(b"if-none-match") == etag:
+                await send({"type": "http.response.start", "status": 304,
+                            "headers": [(k, v) for k, v in response_headers if k in (b"etag", b"vary", b"cache-control")]})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            await send({"type": "http.response.start", "status": status, "headers": response_headers})
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+            return
+        self.misses += 1
+        started: dict = {}
+        held: list[bytes] = []
+        passing = False
+
+        async def capture(message) -> None:
+            nonlocal passing
+            if message["type"] == "http.response.start":
+                started.update(message)
+                if message["status"] != 200:
+                    passing = True
+                    await send(message)
+                return  # a 200 is held back until its body is complete, to add the ETag
+            if passing:
+                await send(message)
+                return
+            held.append(message.get("body", b""))
+            if message.get("more_body"):  # a streamed answer: not kept, passed on as it comes
+                passing = True
+                await send(started)
+                await send({"type": "http.response.body", "body": b"".join(held), "more_body": True})
+                return
+            body = b"".join(held)
+            etag = ('"' + hashlib.sha256(body).hexdigest()[:32] + '"').encode()
+            response_headers = list(started.get("headers", [])) + [(b"etag", etag)]
+            if version == self.version and len(body) <= self.MAX_ENTRY and scope["method"] == "GET":
+                self._keep(key, (200, response_headers, body, etag))
+            if headers.get(b"if-none-match") == etag:
+                await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", etag)]})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            await send({**started, "headers": response_headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, capture)
+
+    def _version(self) -> tuple:
+        self.state.fresh()
+        if self.state.version != self.version:
+            self.entries.clear()
+            self.size = 0
+            self.version = self.state.version
+        return self.version
+
+    def _keep(self, key: tuple, entry: tuple) -> None:
+        self.entries[key] = entry
+        self.size += len(entry[2])
+        while self.size > self.MAX_TOTAL or len(self.entries) > self.MAX_COUNT:
+            _, old = self.entries.popitem(last=False)
+            self.size -= len(old[2])
 
 
 class Guard:

@@ -27,6 +27,7 @@ SETTINGS_DOC = {
     "max_rows": ("POLE_GRAPH_MAX_ROWS", "Most rows (or triples) /sparql returns; the answer says when it was cut.", "10000"),
     "max_body": ("POLE_GRAPH_MAX_BODY", "Largest request body the server accepts, in bytes.", "5000000"),
     "max_query": ("POLE_GRAPH_MAX_QUERY", "Longest SPARQL query text the server accepts, in characters.", "100000"),
+    "response_cache": ("POLE_GRAPH_RESPONSE_CACHE", "Keep GET answers per data version (1) or compute every answer (0).", "1"),
     "update_token": ("POLE_GRAPH_UPDATE_TOKEN", "Bearer token allowing SPARQL updates on /sparql; unset, the endpoint is read-only.", None),
 }
 
@@ -50,6 +51,7 @@ class Settings:
     max_rows: int = 10_000
     max_body: int = 5_000_000
     max_query: int = 100_000
+    response_cache: bool = True
     update_token: str | None = None
 
     def __post_init__(self) -> None:
@@ -94,6 +96,11 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
                 out[key] = int(out[key])  # type: ignore[arg-type]
             except ValueError:
                 raise UsageError(f"{SETTINGS_DOC[key][0]}: not a whole number: {out[key]!r}") from None
+    if isinstance(out.get("response_cache"), str):
+        flag = str(out["response_cache"]).strip().lower()
+        if flag not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+            raise UsageError(f"POLE_GRAPH_RESPONSE_CACHE: not a yes/no value: {out['response_cache']!r}")
+        out["response_cache"] = flag in ("1", "true", "yes", "on")
     if isinstance(out.get("query_timeout"), str):
         try:
             out["query_timeout"] = float(out["query_timeout"])  # type: ignore[arg-type]

@@ -405,3 +405,27 @@ def test_a_stewards_commit_is_seen_by_a_running_server(built, tmp_path):
         snapshots = list((tmp_path / "store.snapshots").iterdir())
         assert len(snapshots) == 1, "the server reads one private snapshot, the old one was dropped"
     assert not list((tmp_path / "store.snapshots").iterdir()), "a stopped server leaves no snapshot behind"
+
+
+def test_answers_are_cached_per_data_version_with_etags(client):
+    first = client.get("/doc/pole/aerospace-valley", headers={"Accept": "text/turtle"})
+    again = client.get("/doc/pole/aerospace-valley", headers={"Accept": "text/turtle"})
+    assert first.content == again.content and first.headers["etag"] == again.headers["etag"]
+    other = client.get("/doc/pole/aerospace-valley", headers={"Accept": "application/n-triples"})
+    assert other.headers["content-type"].startswith("application/n-triples"), "the key holds the Accept header"
+    not_modified = client.get("/doc/pole/aerospace-valley", headers={"Accept": "text/turtle", "If-None-Match": first.headers["etag"]})
+    assert not_modified.status_code == 304 and not not_modified.content
+    q = "SELECT (STRUUID() AS ?u) WHERE {}"
+    ids = {client.get("/sparql", params={"query": q}, headers={"Accept": "text/csv"}).text for _ in range(2)}
+    assert len(ids) == 2, "a query calling STRUUID() is not served from the cache"
+
+
+def test_the_catalogue_page_lists_downloads_with_their_checksums(client):
+    from pole_graph.catalogue import read_dumps
+
+    page = client.get("/data/pole-graph", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "Licence Ouverte / Etalab 2.0" in page.text
+    dumps = read_dumps(client.app.state.pg.settings.store.parent / (client.app.state.pg.settings.store.name + ".dumps"))
+    assert len(dumps) == 4
+    for d in dumps:
+        assert f'href="{d.path}"' in page.text and d.sha256 in page.text
