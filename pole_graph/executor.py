@@ -22,6 +22,10 @@ class QueryTimeout(PoleGraphError):
     http_status = 503
 
 
+class WorkerDied(PoleGraphError):
+    http_status = 503
+
+
 @dataclass
 class Answer:
     kind: str          # "table", "boolean" or "graph"
@@ -46,9 +50,9 @@ def _worker(conn, db_path: str) -> None:  # runs in the child process
             return
         started = time.perf_counter()
         try:
-            kwargs = {}
-            if request["default_graphs"] is not None:
-                kwargs["default_graph"] = [ox.NamedNode(g) for g in request["default_graphs"]] or ox.DefaultGraph()
+            kwargs = {"base_iri": request["base_iri"]}
+            if request["default_graphs"] is not None:  # [] is an empty default graph, as the protocol means it
+                kwargs["default_graph"] = [ox.NamedNode(g) for g in request["default_graphs"]]
             if request["named_graphs"] is not None:
                 kwargs["named_graphs"] = [ox.NamedNode(g) for g in request["named_graphs"]]
             solutions = store.query(request["query"], **kwargs)
@@ -86,7 +90,8 @@ def _worker(conn, db_path: str) -> None:  # runs in the child process
 
 
 class _Worker:
-    def __init__(self, ctx, db_path: str) -> None:
+    def __init__(self, ctx, db_path: str, generation: int = 0) -> None:
+        self.generation = generation  # the pool's restart count when it opened the store
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker, args=(child, db_path), daemon=True)
         self.process.start()
@@ -108,9 +113,14 @@ class QueryPool:
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self._slots = threading.Semaphore(size)
+        self._closed = False
+        self._generation = 0
         self.killed = 0
         for _ in range(size):
-            self._idle.append(_Worker(self._ctx, self.db_path))
+            self._idle.append(self._spawn())
+
+    def _spawn(self) -> _Worker:
+        return _Worker(self._ctx, self.db_path, self._generation)
 
     def _take(self) -> _Worker:
         with self._lock:
@@ -118,33 +128,64 @@ class QueryPool:
                 w = self._idle.pop()
                 if w.process.is_alive():
                     return w
-            return _Worker(self._ctx, self.db_path)
+            return self._spawn()
 
     def _give(self, worker: _Worker) -> None:
         with self._lock:
-            self._idle.append(worker)
+            if not self._closed and worker.generation == self._generation:
+                self._idle.append(worker)
+                return
+        worker.kill()  # busy while the pool restarted or closed: its handle is on a store no longer served
 
     def run(self, query: str, *, result_format: str = "json", rdf_format: str = "ttl",
             default_graphs: list[str] | None = None, named_graphs: list[str] | None = None,
-            deadline: float | None = None) -> Answer:
+            base_iri: str | None = None, deadline: float | None = None) -> Answer:
+        """Answer one query in a worker; ``None`` graphs leave the engine's (or the query's FROM) dataset.
+
+        Raises:
+            QueryError: the query does not parse, or the engine failed on it.
+            QueryTimeout: no answer by the deadline (the worker was killed).
+            WorkerDied: the worker stopped before it answered.
+        """
         deadline = self.deadline if deadline is None else deadline
         started = time.perf_counter()
         if not self._slots.acquire(timeout=deadline):
             raise QueryTimeout(f"the endpoint is busy: no query slot freed within {deadline:g} s",
                                hint="try again in a moment")
+        request = {"query": query, "default_graphs": default_graphs, "named_graphs": named_graphs,
+                   "base_iri": base_iri, "max_rows": self.max_rows, "result_format": result_format,
+                   "rdf_format": rdf_format}
         try:
-            worker = self._take()
-            worker.conn.send({"query": query, "default_graphs": default_graphs, "named_graphs": named_graphs,
-                              "max_rows": self.max_rows, "result_format": result_format, "rdf_format": rdf_format})
-            remaining = max(0.0, deadline - (time.perf_counter() - started))
-            if not worker.conn.poll(remaining):
-                worker.kill()
-                self.killed += 1
-                self._give(_Worker(self._ctx, self.db_path))
-                raise QueryTimeout(f"the query ran past its deadline of {deadline:g} s and was stopped",
-                                   hint="narrow it (a LIMIT, more selective patterns), or run it on a dump")
-            reply = worker.conn.recv()
-            self._give(worker)
+            while True:
+                worker = self._take()
+                remaining = max(0.0, deadline - (time.perf_counter() - started))
+                try:
+                    worker.conn.send(request)
+                    answered = worker.conn.poll(remaining)
+                    reply = worker.conn.recv() if answered else None
+                except (EOFError, OSError):  # the worker died (out of memory, killed)
+                    answered, reply = True, ("died",)
+                if not answered:
+                    worker.kill()
+                    self.killed += 1
+                    if not self._closed:
+                        self._give(self._spawn())
+                    raise QueryTimeout(f"the query ran past its deadline of {deadline:g} s and was stopped",
+                                       hint="narrow it (a LIMIT, more selective patterns), or run it on a dump")
+                # A worker of a store the pool has since left may find that snapshot gone (dropped
+                # before it opened it): that is no answer, so a current worker is asked instead,
+                # within the same deadline.
+                retired = worker.generation != self._generation
+                io_error = reply[0] == "error" and reply[1].startswith(("OSError", "FileNotFoundError"))
+                if retired and (reply[0] == "died" or io_error):
+                    worker.kill()
+                    continue
+                if reply[0] == "died":
+                    worker.kill()
+                    raise WorkerDied("the process answering the query stopped before it answered",
+                                     hint="try again; a query needing too much memory is stopped too")
+                self._give(worker)
+                break
         finally:
             self._slots.release()
         if reply[0] == "syntax":
@@ -160,14 +201,16 @@ class QueryPool:
     def restart(self) -> None:
         """New workers (after the store changed: they reopen it)."""
         with self._lock:
+            self._generation += 1
             old, self._idle = self._idle, []
         for w in old:
             w.kill()
         for _ in range(self.size):
-            self._give(_Worker(self._ctx, self.db_path))
+            self._give(self._spawn())
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             old, self._idle = self._idle, []
         for w in old:
             w.kill()

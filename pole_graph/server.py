@@ -83,30 +83,37 @@ class AppState:
         self._steward = None
         self._checked = 0.0
         self.snapshot: Path | None = None
+        self._retired: list[tuple[float, Path]] = []
         self.open()
 
     def open(self) -> None:
         """(Re)open the store: a fresh snapshot of it (see ``store.snapshot``), read by this process
-        and by the SPARQL workers; the previous snapshot is dropped once nothing reads it."""
+        and by the SPARQL workers. The new store is opened before it replaces the old one, so a
+        request never finds none; a replaced snapshot is deleted once no query can still be
+        reading it (after the query deadline), or when the server stops."""
         with self.lock:
-            previous = self.snapshot
-            self.version = self._version()
-            self.snapshot = snapshot(Path(self.settings.store))
-            self.store = None
+            version = self._version()
+            fresh = snapshot(Path(self.settings.store))
+            store = GraphStore.open(fresh)
+            previous, self.snapshot = self.snapshot, fresh
+            self.store, self.version = store, version
+            self.resolver = Resolver(store.query)
             self._steward = None
-            gc.collect()
-            self.store = GraphStore.open(self.snapshot)
-            self.resolver = Resolver(self.store.query)
             self.cache.clear()
             if self.settings.query_workers > 0:
                 if self.pool is None:
-                    self.pool = QueryPool(self.snapshot, self.settings.query_workers,
+                    self.pool = QueryPool(fresh, self.settings.query_workers,
                                           self.settings.query_timeout, self.settings.max_rows)
                 else:
-                    self.pool.db_path = str(self.snapshot / DB_DIR)
+                    self.pool.db_path = str(fresh / DB_DIR)
                     self.pool.restart()
+            now = time.monotonic()
             if previous is not None:
-                drop_snapshot(previous)
+                self._retired.append((now, previous))
+            grace = self.settings.query_timeout + 5
+            for retired_at, path in [r for r in self._retired if now - r[0] > grace]:
+                drop_snapshot(path)
+                self._retired.remove((retired_at, path))
 
     def _version(self) -> tuple:
         info = Path(self.settings.store) / INFO_FILE
@@ -140,6 +147,9 @@ class AppState:
             self.pool.close()
         self.store = self.resolver = self._steward = None
         gc.collect()
+        for _, path in self._retired:
+            drop_snapshot(path)
+        self._retired.clear()
         if self.snapshot is not None:
             drop_snapshot(self.snapshot)
             self.snapshot = None
@@ -180,14 +190,20 @@ async def on_error(request: Request, exc: Exception) -> Response:
     else:
         log.exception("unexpected error on %s", request.url.path)
         status, detail, hint = 500, "internal error (logged on the server)", None
-    title = {400: "Bad Request", 404: "Not Found", 406: "Not Acceptable", 409: "Conflict", 413: "Payload Too Large",
-             415: "Unsupported Media Type", 422: "Unprocessable Content", 503: "Service Unavailable"}.get(status, "Error")
+    title = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+             406: "Not Acceptable", 409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
+             422: "Unprocessable Content", 503: "Service Unavailable"}.get(status, "Error")
+    headers = {"WWW-Authenticate": 'Bearer realm="pole-graph SPARQL update"'} if status == 401 else {}
+    if status == 405:
+        headers["Allow"] = "GET, HEAD, POST, OPTIONS"
     if wants_html(request):
-        return render(request, "error.html", status=status, title=f"{status} {title}", detail=detail, hint=hint)
+        response = render(request, "error.html", status=status, title=f"{status} {title}", detail=detail, hint=hint)
+        response.headers.update(headers)
+        return response
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if hint:
         body["hint"] = hint
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -659,8 +675,10 @@ def _dataset(params: dict[str, list[str]], default_key: str = "default-graph-uri
 
 
 def _query(request: Request, state: AppState, text: str, params: dict[str, list[str]]) -> Response:
-    store = state.fresh()
-    names_dataset = check_query(text, store)
+    with state.lock:  # the store and the pool of one moment: an update's reopen swaps both
+        store = state.fresh()
+        names_dataset = check_query(text, store)
+        pool = state.pool
     default_graphs, named_graphs = _dataset(params)
     if default_graphs is None and not names_dataset:
         default_graphs = [g.value for g in KNOWLEDGE_GRAPH]
@@ -671,9 +689,11 @@ def _query(request: Request, state: AppState, text: str, params: dict[str, list[
         RESULT_MEDIA.get(negotiate(accept, list(RESULT_MEDIA)) or RESULT_FORMATS["json"], "json")
     rdf_media = negotiate(accept, RDF_MEDIA + [RDF_FORMATS["nq"][1]]) or RDF_FORMATS["ttl"][1]
     rdf_ext = forced if forced in RDF_FORMATS else next(e for e, (_, m) in RDF_FORMATS.items() if m == rdf_media)
-    if state.pool is not None:
-        answer = state.pool.run(text, result_format=result_format, rdf_format=rdf_ext,
-                                default_graphs=default_graphs, named_graphs=named_graphs, base_iri=base_iri)
+    if not forced and negotiate(accept, list(RESULT_MEDIA)) is None and negotiate(accept, RDF_MEDIA + [RDF_FORMATS["nq"][1]]) is None:
+        return not_acceptable(list(RESULT_MEDIA) + RDF_MEDIA + [RDF_FORMATS["nq"][1]])  # before any work
+    if pool is not None:
+        answer = pool.run(text, result_format=result_format, rdf_format=rdf_ext,
+                          default_graphs=default_graphs, named_graphs=named_graphs, base_iri=base_iri)
         headers = {"Vary": "Accept"}
         if answer.truncated:
             headers["X-Result-Truncated"] = str(state.settings.max_rows)
@@ -719,12 +739,13 @@ def _query_page(request: Request, state: AppState, text: str, params: dict[str, 
     if text:
         context["query"] = text
         try:
-            store = state.fresh()
-            check_query(text, store)
-            if state.pool is not None:
-                explicit = re.search(r"(?<![\w:$?])FROM\b", text, re.I)
-                answer = state.pool.run(text, result_format="json",
-                                        default_graphs=None if explicit else [g.value for g in KNOWLEDGE_GRAPH])
+            with state.lock:
+                store = state.fresh()
+                names_dataset = check_query(text, store)
+                pool = state.pool
+            default = None if names_dataset else [g.value for g in KNOWLEDGE_GRAPH]
+            if pool is not None:
+                answer = pool.run(text, result_format="json", default_graphs=default)
                 data = json.loads(answer.body)
                 if "boolean" in data:
                     context["boolean"] = data["boolean"]
@@ -732,7 +753,11 @@ def _query_page(request: Request, state: AppState, text: str, params: dict[str, 
                     context["table"] = _json_table(data)
                     context["truncated"] = answer.truncated
             else:
-                result = to_result(store.query(text))
+                try:
+                    solutions = store.db.query(text, **({"default_graph": KNOWLEDGE_GRAPH} if default else {}))
+                except SyntaxError as exc:
+                    raise QueryError(f"SPARQL syntax error: {exc}") from None
+                result = to_result(solutions)
                 if result.boolean is not None:
                     context["boolean"] = result.boolean
                 elif result.triples is None:
@@ -787,30 +812,23 @@ def _update(request: Request, state: AppState, text: str, params: dict[str, list
         text = _using(text, default, named or [])
     base_iri = f"{request.url.scheme}://{request.url.netloc}/sparql"  # relative IRIs resolve against the endpoint
 
-    with writer_lock(Path(state.settings.store)), state.lock:
-        # RocksDB: nothing in this process may keep a handle on the store while it is written
-        state.store = state.resolver = state._steward = None
-        state.cache.clear()
-        if state.pool is not None:
-            state.pool.close()
-        gc.collect()
-        written = False
-        db = ox.Store(str(Path(state.settings.store) / "oxigraph"))
+    # The server and its workers read a snapshot of the store (AppState.open), never the files
+    # written here: queries go on while the update runs, then the reopen serves the new state.
+    path = Path(state.settings.store)
+    with writer_lock(path):
+        db = ox.Store(str(path / DB_DIR))
         try:
             db.update(text, base_iri=base_iri)
             db.flush()
-            written = True
         except SyntaxError as exc:
             raise QueryError(f"SPARQL update syntax error: {exc}") from None
-        except RuntimeError as exc:  # the engine refused the operation (DROP of a missing graph…): nothing was written
+        except RuntimeError as exc:  # the engine refused an operation (DROP of a missing graph…): nothing written
             raise QueryError(f"the update failed: {exc}") from None
         finally:
             del db
-            gc.collect()
-            if written:
-                mark_updated(Path(state.settings.store), "sparql-update")
-            state.pool = None
-            state.open()  # new read-only handles, here and in new workers: they see the update
+            gc.collect()  # closed before the lock goes: the next reader's snapshot is whole
+        mark_updated(path, "sparql-update")
+    state.open()  # a new snapshot, read here and by new workers: the next query sees the update
     return Response(status_code=204)
 
 

@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,21 +51,22 @@ def writer_lock(path: Path, wait: float = 5.0) -> Iterator[None]:
                     raise StoreLockedError(f"{path}: another process is writing this store (locked by {lock_path})",
                                            hint="wait for it to finish, then run the command again") from None
                 time.sleep(0.05)
-        _HELD.add(path.resolve())
+        held = (path.resolve(), threading.get_ident())
+        _HELD.add(held)
         try:
             yield
         finally:
-            _HELD.discard(path.resolve())
+            _HELD.discard(held)
     finally:
         os.close(fd)
 
 
-_HELD: set[Path] = set()  # stores whose writers' lock this process holds (a snapshot then needs no lock)
+_HELD: set[tuple[Path, int]] = set()  # (store, thread) holding the writers' lock: its snapshots need no lock
 
 
 @contextlib.contextmanager
 def _shared_lock(path: Path, wait: float) -> Iterator[None]:
-    if path.resolve() in _HELD:  # this process is the writer: nobody else can be half-way through
+    if (path.resolve(), threading.get_ident()) in _HELD:  # this thread is the writer: nobody is half-way through
         yield
         return
     lock_path = path.parent / (path.name + ".lock")

@@ -403,7 +403,7 @@ def test_a_stewards_commit_is_seen_by_a_running_server(built, tmp_path):
             time.sleep(0.2)
         assert get(base + "/data/pole-graph")[1] != before
         snapshots = list((tmp_path / "store.snapshots").iterdir())
-        assert len(snapshots) == 1, "the server reads one private snapshot, the old one was dropped"
+        assert 1 <= len(snapshots) <= 2, "the server reads a private snapshot; the replaced one waits out the query deadline"
     assert not list((tmp_path / "store.snapshots").iterdir()), "a stopped server leaves no snapshot behind"
 
 
