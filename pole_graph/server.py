@@ -501,6 +501,8 @@ def _definition(request: Request, state: AppState, path: str, media: str) -> Res
     parts = path.split("/")
     if len(parts) == 1 and re.match(r"^[a-z-]+$", parts[0]):
         triples = _scheme_triples(store, parts[0])
+        if len(triples) <= len(cbd(store, f"{BASE}def/{path}")):  # not a scheme (an ontology module): its description
+            triples = cbd(store, f"{BASE}def/{path}")
         if not triples:
             raise _not_found_error(f"def/{path}")
         if media != HTML:
@@ -1030,6 +1032,17 @@ def _data_context(state: AppState, lang: str) -> dict[str, Any]:
             "alternates": [(RDF_FORMATS[e][1], e) for e in ("ttl", "jsonld", "rdf", "nt")], "lang": lang}
 
 
+async def data_resource(request: Request) -> Response:
+    """Other things named under /data/ (the published figures' qb:DataSet): described like /doc/…."""
+    state: AppState = request.app.state.pg
+    path, media = _choose(request, request.path_params["name"])
+    if media is None:
+        return not_acceptable(DOC_MEDIA)
+    if not re.match(r"^[a-z0-9-]+$", path):
+        raise _not_found_error(f"data/{path}")
+    return await run_in_threadpool(_document, request, state, f"{BASE}data/{path}", media, f"/data/{path}")
+
+
 async def data_catalogue(request: Request) -> Response:
     state: AppState = request.app.state.pg
     fmt = request.query_params.get("format")
@@ -1143,7 +1156,7 @@ def create_app(settings: Settings | None = None, project: Project | None = None)
         Route("/openapi.json", openapi),
         Route("/data/pole-graph", data_catalogue), Route("/data/catalogue", data_catalogue),
         Route("/.well-known/void", data_catalogue),
-        Route("/data/dumps/{file}", dump_file),
+        Route("/data/dumps/{file}", dump_file), Route("/data/{name}", data_resource),
         Route("/validate", validate_page), Route("/api/validate", api_validate, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"),
     ]

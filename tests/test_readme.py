@@ -40,6 +40,7 @@ def test_ci_runs_the_readme_setup_and_test_commands():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "python3 -m venv .venv" in README and "python3 -m venv .venv" in ci
     assert ".venv/bin/pip install -e '.[test]'" in README and "pip install --quiet -e '.[test]'" in ci
-    assert "apt-get install -y chromium nginx-light" in README and "apt-get install -y -qq chromium nginx-light" in ci
+    assert "apt-get install -y chromium nginx-light apache2" in README
+    assert "apt-get install -y -qq chromium nginx-light apache2" in ci
     assert ".venv/bin/pole-graph build && .venv/bin/pole-graph serve" in README
     assert ".venv/bin/python -m pytest" in README and ci.rstrip().endswith(".venv/bin/python -m pytest")

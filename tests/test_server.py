@@ -137,6 +137,22 @@ def test_schemes_and_concepts_answer(client):
     assert bretagne.status_code == 200 and "Bretagne" in bretagne.text
 
 
+
+def test_every_described_thing_under_def_and_data_answers(client):
+    """The ontology's modules (def/alignments, def/external) and the figures' qb:DataSet (data/figures)
+    are linked from pages and documents: each answers with what the store says about it."""
+    for path, iri in (("/def/alignments", "def/alignments"), ("/def/external", "def/external"),
+                      ("/data/figures", "data/figures")):
+        answer = triples(client.get(path, headers={"Accept": "text/turtle"}))
+        subjects = {s.value for s, p, o in answer}
+        assert "https://w3id.org/pole-graph/" + iri in subjects, path
+        page = client.get(path, headers={"Accept": "text/html"})
+        assert page.status_code == 200 and "<html" in page.text, path
+    cube = triples(client.get("/data/figures", headers={"Accept": "text/turtle"}))
+    assert (ox.NamedNode("https://w3id.org/pole-graph/data/figures"), ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+            ox.NamedNode("http://purl.org/linked-data/cube#DataSet")) in cube
+    problem(client.get("/data/nothing-here", headers={"Accept": "text/turtle"}), 404)
+
 # ---- pages for people --------------------------------------------------------------------------------
 
 def test_pages_are_french_by_default_and_english_on_request(client):
