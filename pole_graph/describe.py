@@ -194,6 +194,11 @@ def page(store: Any, iri: str, lang: str = "fr", incoming_limit: int = 300) -> P
     in_lang = {f.property for f in facts if isinstance(f.value, ox.Literal) and f.value.language == lang}
     facts = [f for f in facts if not (f.property in in_lang and isinstance(f.value, ox.Literal)
                                       and f.value.language in ("fr", "en") and f.value.language != lang)]
+    # an inferred fact whose value an asserted one already shows (a former name is also an alternative
+    # name; a headquarters is also a site) repeats it under a more general property: the page keeps the
+    # asserted one, the RDF keeps both
+    shown = {str(f.value) for f in facts if not f.inferred and f.property != TYPE}
+    facts = [f for f in facts if not (f.inferred and f.property != TYPE and str(f.value) in shown)]
     rank = {p: i for i, p in enumerate(FIRST)}
     facts.sort(key=lambda f: (rank.get(f.property, len(FIRST)), f.property_label.lower(), f.inferred,
                               str(f.value_label or f.value.value)))

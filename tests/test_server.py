@@ -167,6 +167,15 @@ def test_pages_are_french_by_default_and_english_on_request(client):
     assert switch and "lang=en" in switch.group(1)
 
 
+def test_a_page_says_each_value_once_and_tags_only_other_languages(client):
+    """A former name is also, by inference, an alternative name: the page shows it once, under the
+    asserted (more precise) property; a French text on the French page carries no @fr tag."""
+    text = client.get("/doc/pole/aerospace-valley").text
+    assert text.count("Aéronautique, Espace et Systèmes embarqués</") == 1, "the former name is shown twice"
+    assert "@fr" not in text and "(fr)" not in text
+    english = client.get("/doc/pole/aerospace-valley?lang=en").text
+    assert "(fr)" in english  # a name that has no English form is marked as French
+
 def test_a_page_shows_facts_as_links_sources_inferred_facts_and_what_links_here(client, store):
     text = client.get("/doc/pole/aerospace-valley").text
     assert 'href="/doc/labelling/' in text                         # links to its labellings

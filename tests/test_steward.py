@@ -165,6 +165,22 @@ def test_turtle_records_are_checked_like_csv_ones(store_path, tmp_path):
     assert any(p["kind"] == "consistency" for r in json.loads(out)["records"] for p in r["problems"])
 
 
+
+def test_a_foreign_clusters_website_in_turtle_must_be_a_web_address(store_path, tmp_path):
+    """The CSV reader checks the website column; a Turtle record is checked by the shapes, for every
+    organisation (not only pôles)."""
+    record = write(tmp_path, "org.ttl", """
+@prefix pg: <https://w3id.org/pole-graph/def/core#> . @prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+@prefix dct: <http://purl.org/dc/terms/> . @prefix foaf: <http://xmlns.com/foaf/0.1/> .
+<https://w3id.org/pole-graph/id/org/grappe-x> a pg:ForeignCluster ; skos:prefLabel "Grappe X"@fr ;
+  dct:source <https://example.org/a> ; foaf:homepage "www.grappe-x.example" .
+""")
+    code, out, _ = run("validate", record, "--store", store_path, "--lang", "en")
+    assert code == 1 and "The website must be an http(s) address." in out, out
+    fixed = write(tmp_path, "org2.ttl", record.read_text().replace('"www.grappe-x.example"', "<https://www.grappe-x.example/>"))
+    code, out, _ = run("validate", fixed, "--store", store_path, "--lang", "en")
+    assert code == 0, out
+
 @pytest.mark.parametrize("fmt", ["json", "ttl", "csv", "html"])
 def test_report_formats(store_path, tmp_path, fmt):
     path = write(tmp_path, "partnerships.csv", PARTNERSHIP.replace("POLE", "<script>alert(1)</script>"))
