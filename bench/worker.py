@@ -5,17 +5,21 @@
     python -m bench.worker rdflib --store S --texts query.json --out rdflib.json [--timeout 60]
 
 ``build`` times the stages of ``pole_graph.build.build`` one by one, cut exactly where ``build``
-cuts them: *load* (``load_content`` + the asserted union), *reason* (``reason``), *validate*
-(union of asserted and inferred + ``validate`` + class counts; pySHACL's own time is kept beside
-it), *store* (``write_store``). Reason and validate run in a forked child with a deadline: a stage
-that passes it is killed and recorded as a timeout with the time it ran. If reasoning timed out,
-validation runs on the asserted graphs alone and the store is written without an inferred graph,
-both flagged, so that the later stages and the queries still get numbers.
+cuts them: *load* (``load_content`` + the asserted union), *reason* with the rules engine
+(``rules.reason_fast``, build()'s default) and, separately, with owlrl (``reason.reason``, the
+reference; its result is compared with the rules engine's), *validate* (union of asserted and
+inferred + ``validate``; pySHACL's own time is kept beside it), *index* (``steward.name_index``)
+and *store* (``write_store``). Reasoning and validation run in a forked child with a deadline: a
+stage that passes it is killed and recorded as a timeout with the time it ran. If no reasoner
+finished, validation runs on the asserted graphs alone and the store is written without an
+inferred graph, both flagged, so that the later stages and the queries still get numbers.
 
 ``query`` runs every stored query's examples through ``run_stored`` (the Python API: resolving
-the arguments, binding, running, converting) and the same bound text straight on pyoxigraph.
-``rdflib`` runs that bound text with rdflib's SPARQL engine on a ``Dataset(default_union=True)``
-loaded from the store's N-Quads dump, each query in a forked child with a timeout.
+the arguments, binding, running, converting) and the same bound text straight on pyoxigraph
+(``GraphStore.query``: one call into pyoxigraph with the store's dataset, asserted + inferred
+graphs as the default graph), each measurement watched by a timeout. ``rdflib`` runs that bound
+text with rdflib's SPARQL engine on a ``Dataset(default_union=True)`` loaded from the store's
+N-Quads dump of the same graphs, each query in a forked child with a timeout.
 
 A measurement is repeated ``--runs`` times when its first run was cheap (under ``--cheap``
 seconds), otherwise done once; the JSON keeps every run.
@@ -44,12 +48,44 @@ def rss_mb_self() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+LOAD_SAMPLES: list[float] = []
+
+
+def note_load() -> float:
+    """Sample the 1-minute load average (other processes on the machine skew wall-clock times)."""
+    value = os.getloadavg()[0]
+    LOAD_SAMPLES.append(value)
+    return value
+
+
+def load_summary() -> dict:
+    return {"cores": os.cpu_count(), "min": min(LOAD_SAMPLES, default=None), "max": max(LOAD_SAMPLES, default=None),
+            "samples": len(LOAD_SAMPLES)}
+
+
+WALL_FACTOR = 3.0  # a child is also stopped after this many times its CPU budget in wall-clock time
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pid: int) -> float | None:
+    """CPU seconds (user + system) a running process has used so far, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def run_forked(fn: Callable[[], Any], timeout: float) -> dict:
     """Run ``fn`` in a forked child (it sees the parent's memory, copy-on-write).
 
-    Returns ``{"status": "ok"|"timeout"|"error", "seconds", "value", "error", "rss_mb"}``:
+    Returns ``{"status": "ok"|"timeout"|"error", "seconds", "cpu_seconds", "value", "error", "rss_mb"}``:
     ``seconds`` is measured inside the child around ``fn`` only (ok), or the wall time until the
-    child was killed (timeout); ``rss_mb`` is the child's peak resident set (it includes the pages
+    child was killed (timeout). The budget ``timeout`` is in CPU seconds, so that other work on a
+    shared machine does not turn a slow stage into a timeout; a child also stops after
+    ``WALL_FACTOR`` × ``timeout`` of wall-clock time, whatever CPU it got; ``cpu_seconds`` is the CPU time of the same span (for a timeout,
+    all the CPU time the child used); ``rss_mb`` is the child's peak resident set (it includes the pages
     it shares with the parent, so it approximates the peak the stage would reach in one process).
     """
     fd, path = tempfile.mkstemp(prefix="pole-graph-bench-", suffix=".pickle")
@@ -61,10 +97,10 @@ def run_forked(fn: Callable[[], Any], timeout: float) -> dict:
     if pid == 0:  # child
         code = 0
         try:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             value = fn()
-            seconds = time.perf_counter() - t
-            payload = {"status": "ok", "seconds": seconds, "value": value}
+            seconds, cpu = time.perf_counter() - t, time.process_time() - c
+            payload = {"status": "ok", "seconds": seconds, "cpu_seconds": cpu, "value": value}
         except BaseException:  # noqa: BLE001 - reported to the parent
             payload = {"status": "error", "seconds": time.perf_counter() - started, "error": traceback.format_exc()}
             code = 1
@@ -74,17 +110,19 @@ def run_forked(fn: Callable[[], Any], timeout: float) -> dict:
         finally:
             os._exit(code)
     gc.unfreeze()
-    deadline = started + timeout
+    deadline = started + WALL_FACTOR * timeout
     pause = 0.01
     while True:
         wpid, _status, usage = os.wait4(pid, os.WNOHANG)
         if wpid:
             break
-        if time.perf_counter() > deadline:
+        used = cpu_of(pid)
+        if time.perf_counter() > deadline or (used is not None and used > timeout):
             os.kill(pid, signal.SIGKILL)
             _, _, usage = os.wait4(pid, 0)
             os.unlink(path)
             return {"status": "timeout", "seconds": time.perf_counter() - started, "value": None,
+                    "cpu_seconds": usage.ru_utime + usage.ru_stime,
                     "error": None, "rss_mb": usage.ru_maxrss / 1024.0}
         time.sleep(pause)
         pause = min(pause * 1.5, 0.5)
@@ -116,17 +154,71 @@ def write_json(path: Path, data: dict) -> None:
 
 # ---- build stages --------------------------------------------------------------------------------
 
+def forked_stage(fn: Callable[[], Any], args: argparse.Namespace, *, keep_first: bool = True) -> tuple[dict, Any]:
+    """A stage run in forked children: the first run, then more if it was cheap.
+
+    ``fn`` returns a dict; if it holds ``seconds``, that is the stage time (so the child can leave
+    out work done after the measured call, e.g. a comparison), else the time around ``fn``.
+    Returns the stage record and the first run's value.
+    """
+    stage: dict[str, Any] = {"runs": [], "cpu_runs": [], "timeout": args.stage_timeout, "rss_mb": [],
+                             "load_before": note_load()}
+
+    def times(out: dict) -> tuple[float, float]:
+        v = out["value"] if isinstance(out["value"], dict) else {}
+        return v.get("seconds", out["seconds"]), v.get("cpu_seconds", out.get("cpu_seconds"))
+
+    first = run_forked(fn, args.stage_timeout)
+    stage["status"] = first["status"]
+    stage["rss_mb"].append(first["rss_mb"])
+    stage["load_after"] = note_load()
+    if first["status"] != "ok":
+        stage["ran_for"] = first["seconds"]
+        stage["cpu_ran_for"] = first.get("cpu_seconds")
+        if first["error"]:
+            stage["error"] = first["error"]
+        return stage, None
+    value = first["value"]
+    wall, cpu = times(first)
+    stage["runs"].append(wall)
+    stage["cpu_runs"].append(cpu)
+    for _ in range(repeat(stage["runs"][0], args.runs, args.cheap)):
+        again = run_forked(fn, args.stage_timeout)
+        if again["status"] != "ok":
+            break
+        wall, cpu = times(again)
+        stage["runs"].append(wall)
+        stage["cpu_runs"].append(cpu)
+        stage["rss_mb"].append(again["rss_mb"])
+    stage["load_after"] = note_load()
+    return stage, value
+
+
 def cmd_build(args: argparse.Namespace) -> int:
+    """The stages of ``pole_graph.build.build`` one by one, cut where build() cuts them.
+
+    build() reasons with the fast rules engine by default (``reasoner="rules"``); owlrl, the
+    reference, is timed too, as its own stage, and its result compared with the rules engine's.
+    The later stages use the rules engine's inferred graph, as build() does.
+    """
     from rdflib import Graph
 
     from pole_graph import __version__
-    from pole_graph.build import content_hash, count_classes
+    from pole_graph.build import content_hash
     from pole_graph.load import load_content
-    from pole_graph.namespaces import GRAPH_DATA, GRAPH_INFERRED, GRAPH_ONTOLOGY, GRAPH_SCHEMES, GRAPH_SHAPES
+    from pole_graph import namespaces as ns
     from pole_graph.project import Project
     from pole_graph.reason import reason
     from pole_graph.store import write_store
     from pole_graph.validate import validate
+    try:
+        from pole_graph.rules import reason_fast
+    except ImportError:  # an older library: owlrl only
+        reason_fast = None
+    try:
+        from pole_graph.steward import name_index
+    except ImportError:
+        name_index = None
 
     project = Project.discover(args.project)
     result: dict[str, Any] = {"stages": {}, "flags": [], "graphs": {}, "rss_mb": {}}
@@ -134,145 +226,193 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     def save() -> None:
         result["rss_mb"]["worker"] = rss_mb_self()
+        result["load_average"] = load_summary()
         write_json(out, result)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
 
     # -- load: as build() times it, load_content + the asserted union
     def do_load():
         content = load_content(project)
         return content, content.asserted
 
-    runs = []
-    t = time.perf_counter()
+    runs, cpu = [], []
+    note_load()
+    t, c = time.perf_counter(), time.process_time()
     content, asserted = do_load()
     runs.append(time.perf_counter() - t)
+    cpu.append(time.process_time() - c)
     for _ in range(repeat(runs[0], args.runs, args.cheap)):
         gc.collect()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         do_load()
         runs.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     gc.collect()
-    result["stages"]["load"] = {"status": "ok", "runs": runs}
+    note_load()
+    result["stages"]["load"] = {"status": "ok", "runs": runs, "cpu_runs": cpu}
     result["records"] = len(content.records)
     result["graphs"] = {"ontology": len(content.ontology), "schemes": len(content.schemes),
                         "data": len(content.data), "shapes": len(content.shapes), "asserted": len(asserted)}
     save()
-    print(f"load: {runs[0]:.2f} s, data {len(content.data)} triples", file=sys.stderr, flush=True)
+    log(f"load: {runs[0]:.2f} s, data {len(content.data)} triples")
 
-    # -- reason (owlrl), forked with a deadline
-    def do_reason():
+    # -- reason with the rules engine (build()'s default), forked with a deadline
+    inferred, engine = None, None
+    if reason_fast is not None:
+        def do_rules():
+            inference = reason_fast(asserted, content.ontology)
+            return {"triples": list(inference.graph), "engine": inference.engine, "closure": inference.closure_size}
+
+        stage, value = forked_stage(do_rules, args)
+        if value is not None:
+            inferred = Graph()
+            for triple in value["triples"]:
+                inferred.add(triple)
+            engine = value["engine"]
+            stage.update(engine=engine, closure=value["closure"], inferred=len(inferred))
+            del value
+        result["stages"]["reason_rules"] = stage
+        save()
+        log(f"reason (rules): {stage['status']} {stage['runs'][:1] or stage.get('ran_for')}")
+        gc.collect()
+
+    # -- reason with owlrl (the reference), forked with a deadline; compared with the rules engine
+    def do_owlrl():
+        t, c = time.perf_counter(), time.process_time()
         inference = reason(asserted)
-        return {"triples": list(inference.graph), "engine": inference.engine, "closure": inference.closure_size}
+        seconds, cpu = time.perf_counter() - t, time.process_time() - c
+        mine = set(inference.graph)
+        value: dict[str, Any] = {"seconds": seconds, "cpu_seconds": cpu, "engine": inference.engine, "closure": inference.closure_size,
+                                 "inferred": len(mine)}
+        if inferred is not None:
+            theirs = set(inferred)
+            value["only_owlrl"] = len(mine - theirs)
+            value["only_rules"] = len(theirs - mine)
+        else:
+            value["triples"] = list(mine)
+        return value
 
-    runs, rss, inferred, engine, closure = [], [], None, "owlrl", None
-    first = run_forked(do_reason, args.stage_timeout)
-    stage: dict[str, Any] = {"status": first["status"], "runs": [], "timeout": args.stage_timeout}
-    if first["status"] == "ok":
-        runs.append(first["seconds"])
-        rss.append(first["rss_mb"])
-        value = first["value"]
-        inferred = Graph()
-        for triple in value["triples"]:
-            inferred.add(triple)
-        engine, closure = value["engine"], value["closure"]
-        del value, first
-        for _ in range(repeat(runs[0], args.runs, args.cheap)):
-            again = run_forked(lambda: len(reason(asserted).graph), args.stage_timeout)
-            if again["status"] != "ok":
-                break
-            runs.append(again["seconds"])
-            rss.append(again["rss_mb"])
-        stage.update(runs=runs, closure=closure, engine=engine)
+    owlrl_args = argparse.Namespace(**{**vars(args), "stage_timeout": args.owlrl_timeout or args.stage_timeout})
+    stage, value = forked_stage(do_owlrl, owlrl_args)
+    if value is not None:
+        stage.update({k: v for k, v in value.items() if k not in ("triples", "seconds", "cpu_seconds")})
+        if inferred is None:
+            inferred = Graph()
+            for triple in value["triples"]:
+                inferred.add(triple)
+            engine = value["engine"]
+        elif value.get("only_owlrl") or value.get("only_rules"):
+            result["flags"].append(f"owlrl and the rules engine differ: {value['only_owlrl']} triple(s) only from owlrl, "
+                                   f"{value['only_rules']} only from the rules engine")
+        del value
     else:
-        stage.update(ran_for=first["seconds"], error=first["error"])
-        rss.append(first["rss_mb"])
-        result["flags"].append(f"reason {first['status']} after {first['seconds']:.0f} s: validation ran on the asserted "
-                               "graphs only and the store has no inferred graph")
+        result["flags"].append(f"reason (owlrl) {stage['status']} after {stage.get('ran_for', 0):.0f} s")
+    result["stages"]["reason_owlrl"] = stage
+    if inferred is None:
         inferred = Graph()
-    result["stages"]["reason"] = stage
-    result["rss_mb"]["reason_child"] = max(rss) if rss else None
+        result["flags"].append("no reasoner finished: validation ran on the asserted graphs only and the store "
+                               "has no inferred graph")
     result["graphs"]["inferred"] = len(inferred)
     save()
-    print(f"reason: {stage['status']} {runs[:1] or stage.get('ran_for')}", file=sys.stderr, flush=True)
+    log(f"reason (owlrl): {stage['status']} {stage['runs'][:1] or stage.get('ran_for')}")
     gc.collect()
+    with_inferred = len(inferred) > 0
 
-    # -- validate (pySHACL), forked with a deadline; the stage as build() cuts it
+    # -- validate (pySHACL), forked with a deadline; the stage as build() cuts it (union + validate)
     def do_validate():
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         union = asserted + inferred
-        union_s = time.perf_counter() - t
         report = validate(union, content.shapes)
-        count_classes(union)
-        violations = report.violations()
-        return {"conforms": report.conforms, "results": len(report.results), "violations": len(violations),
-                "pyshacl_seconds": report.seconds, "union_seconds": union_s,
-                "union_triples": len(union),
-                "sample": report.text("en", limit=8) if not report.conforms else ""}
+        seconds, cpu = time.perf_counter() - t, time.process_time() - c
+        return {"seconds": seconds, "cpu_seconds": cpu, "conforms": report.conforms, "results": len(report.results),
+                "violations": len(report.violations()), "pyshacl_seconds": report.seconds,
+                "union_triples": len(union), "sample": report.text("en", limit=8) if not report.conforms else ""}
 
-    runs, rss, detail = [], [], []
-    first = run_forked(do_validate, args.stage_timeout)
-    stage = {"status": first["status"], "runs": [], "timeout": args.stage_timeout,
-             "on": "asserted + inferred" if result["stages"]["reason"]["status"] == "ok" else "asserted only"}
-    rss.append(first["rss_mb"])
-    if first["status"] == "ok":
-        runs.append(first["seconds"])
-        detail.append(first["value"])
-        for _ in range(repeat(runs[0], args.runs, args.cheap)):
-            again = run_forked(do_validate, args.stage_timeout)
-            if again["status"] != "ok":
-                break
-            runs.append(again["seconds"])
-            detail.append(again["value"])
-            rss.append(again["rss_mb"])
-        stage.update(runs=runs, pyshacl_runs=[d["pyshacl_seconds"] for d in detail],
-                     conforms=detail[0]["conforms"], results=detail[0]["results"],
-                     violations=detail[0]["violations"], union_triples=detail[0]["union_triples"])
-        if not detail[0]["conforms"]:
-            stage["sample"] = detail[0]["sample"]
-            if stage["on"] == "asserted + inferred":
-                result["flags"].append(f"the generated data does NOT conform: {detail[0]['violations']} violation(s)")
+    stage, value = forked_stage(do_validate, args)
+    stage["on"] = "asserted + inferred" if with_inferred else "asserted only"
+    if value is not None:
+        stage.update(pyshacl_seconds=value["pyshacl_seconds"], conforms=value["conforms"], results=value["results"],
+                     violations=value["violations"], union_triples=value["union_triples"])
+        if not value["conforms"]:
+            stage["sample"] = value["sample"]
+            if with_inferred:
+                result["flags"].append(f"the generated data does NOT conform: {value['violations']} violation(s)")
     else:
-        stage.update(ran_for=first["seconds"], error=first["error"])
-        result["flags"].append(f"validate {first['status']} after {first['seconds']:.0f} s")
+        result["flags"].append(f"validate {stage['status']} after {stage.get('ran_for', 0):.0f} s")
     result["stages"]["validate"] = stage
-    result["rss_mb"]["validate_child"] = max(rss) if rss else None
     save()
-    print(f"validate: {stage['status']} {runs[:1] or stage.get('ran_for')}", file=sys.stderr, flush=True)
+    log(f"validate: {stage['status']} {stage['runs'][:1] or stage.get('ran_for')}")
+
+    # -- the name index (graph/index), as build() derives it from the union
+    graphs = {ns.GRAPH_ONTOLOGY: content.ontology, ns.GRAPH_SCHEMES: content.schemes, ns.GRAPH_DATA: content.data,
+              ns.GRAPH_INFERRED: inferred, ns.GRAPH_SHAPES: content.shapes}
+    if name_index is not None and hasattr(ns, "GRAPH_INDEX"):
+        union = asserted + inferred
+        runs, cpu = [], []
+        for i in range(args.runs):
+            t, c = time.perf_counter(), time.process_time()
+            index = Graph()
+            for triple in name_index(union):
+                index.add(triple)
+            runs.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+            if runs[0] >= args.cheap:
+                break
+        del union
+        graphs[ns.GRAPH_INDEX] = index
+        result["stages"]["index"] = {"status": "ok", "runs": runs, "cpu_runs": cpu}
+        result["graphs"]["index"] = len(index)
 
     # -- store (pyoxigraph), in process, as build() does it
-    graphs = {GRAPH_ONTOLOGY: content.ontology, GRAPH_SCHEMES: content.schemes, GRAPH_DATA: content.data,
-              GRAPH_INFERRED: inferred, GRAPH_SHAPES: content.shapes}
-
     def do_store():
         info = {"pole_graph": __version__, "reasoner": engine, "content_sha256": content_hash(project),
                 "records": len(content.records), "stages": {}, "benchmark": True}
         return write_store(Path(args.store), graphs, info)
 
-    runs = []
-    t = time.perf_counter()
+    runs, cpu = [], []
+    t, c = time.perf_counter(), time.process_time()
     counts = do_store()
     runs.append(time.perf_counter() - t)
+    cpu.append(time.process_time() - c)
     for _ in range(repeat(runs[0], args.runs, args.cheap)):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         do_store()
         runs.append(time.perf_counter() - t)
-    result["stages"]["store"] = {"status": "ok", "runs": runs}
+        cpu.append(time.process_time() - c)
+    note_load()
+    result["stages"]["store"] = {"status": "ok", "runs": runs, "cpu_runs": cpu}
     result["store_counts"] = {str(k).rsplit("/", 1)[-1]: v for k, v in counts.items()}
     result["store_bytes"] = sum(f.stat().st_size for f in Path(args.store).rglob("*") if f.is_file())
+    for name in ("reason_rules", "reason_owlrl", "validate"):
+        st = result["stages"].get(name)
+        if st:
+            result["rss_mb"][name + "_child"] = max(st.get("rss_mb") or [0.0])
     save()
-    print(f"store: {runs[0]:.2f} s", file=sys.stderr, flush=True)
+    log(f"store: {runs[0]:.2f} s")
     return 0
 
 
 # ---- stored queries: API and raw pyoxigraph ----------------------------------------------------------
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from pole_graph import Catalogue, GraphStore, Project, run_stored
+    """Bind every example, then measure them in a child process, one measurement at a time.
+
+    pyoxigraph cannot be interrupted from Python, so the measurements run in a child
+    (``query-child``) that reports each one as a JSON line; a measurement that runs longer than
+    ``--timeout`` gets the child killed, is recorded as a timeout, and a new child carries on
+    with the next measurement.
+    """
+    import subprocess
+
+    from pole_graph import Catalogue, GraphStore, Project
     from pole_graph.queries import Resolver, bind_values, bindings_for
 
     project = Project.discover(args.project)
     catalogue = Catalogue.load(project)
     store = GraphStore.open(args.store)
-    items = []
+    items: list[dict[str, Any]] = []
     for name in catalogue.names():
         q = catalogue.get(name)
         for i, example in enumerate(q.examples):
@@ -280,42 +420,128 @@ def cmd_query(args: argparse.Namespace) -> int:
             items.append(item)
             try:
                 t = time.perf_counter()
-                text = bind_values(q.text, bindings_for(q, example, "fr", Resolver(store.query)))
+                item["text"] = bind_values(q.text, bindings_for(q, example, "fr", Resolver(store.query)))
                 item["bind_seconds"] = time.perf_counter() - t
             except Exception as exc:  # noqa: BLE001 - a finding, kept in the results
                 item["error"] = f"{type(exc).__name__}: {exc}"
-                continue
-            item["text"] = text
+    del store
+    out = Path(args.out)
+    work = out.with_name(out.stem + "-work.json")
+    events = out.with_name(out.stem + "-events.jsonl")
+    write_json(work, {"items": items})
+    todo = [(k, mode) for k, item in enumerate(items) if "text" in item for mode in ("api", "raw")]
+    events.write_text("", encoding="utf-8")
+    position, children = 0, 0
+    while position < len(todo):
+        cmd = [sys.executable, "-m", "bench.worker", "query-child", "--project", str(args.project),
+               "--store", str(args.store), "--work", str(work), "--events", str(events),
+               "--start", str(position), "--runs", str(args.runs), "--cheap", str(args.cheap), "--out", str(out)]
+        child = subprocess.Popen(cmd)
+        children += 1
+        offset = events.stat().st_size
+        last = time.perf_counter()
+        allowance = max(args.timeout, 60.0)  # the first event also waits for the child's start-up
+        current: tuple[int, str] | None = None
+        while True:
+            with open(events, encoding="utf-8") as fh:
+                fh.seek(offset)
+                chunk = fh.read()
+            if chunk.endswith("\n"):
+                offset += len(chunk.encode("utf-8"))
+                for line in chunk.splitlines():
+                    ev = json.loads(line)
+                    last = time.perf_counter()
+                    allowance = args.timeout
+                    k, mode = ev["item"], ev["mode"]
+                    item = items[k]
+                    if ev["event"] == "start":
+                        current = (k, mode)
+                    elif ev["event"] == "warm":
+                        item[f"{mode}_rows"] = ev["rows"]
+                        item.setdefault("warmup", {})[mode] = ev["seconds"]
+                        LOAD_SAMPLES.append(ev["load"])
+                    elif ev["event"] == "run":
+                        item.setdefault(mode, []).append(ev["seconds"])
+                        item.setdefault(f"{mode}_cpu", []).append(ev["cpu"])
+                        LOAD_SAMPLES.append(ev["load"])
+                    elif ev["event"] == "error":
+                        item[f"{mode}_status"] = "error"
+                        item["error"] = ev["error"]
+                    elif ev["event"] == "done":
+                        item.setdefault(f"{mode}_status", "ok")
+                        position = todo.index((k, mode)) + 1
+                        current = None
+                        print(f"{item['query']} #{item['example']} {mode}: "
+                              f"{(min(item.get(mode) or [float('nan')])) * 1e3:.1f} ms, {item.get(mode + '_rows')} rows",
+                              file=sys.stderr, flush=True)
+            code = child.poll()
+            if code is not None and position >= len(todo):
+                break
+            if code is not None:  # died without finishing: skip what it was on
+                if current is not None:
+                    items[current[0]][f"{current[1]}_status"] = "error"
+                    items[current[0]]["error"] = f"the measuring process exited with code {code}"
+                    position = todo.index(current) + 1
+                else:
+                    position += 1
+                break
+            if time.perf_counter() - last > allowance:
+                child.kill()
+                child.wait()
+                if current is None:  # stuck before its first measurement started
+                    current = todo[position]
+                k, mode = current
+                phase = "run" if items[k].get("warmup", {}).get(mode) is not None else "warm-up"
+                items[k][f"{mode}_status"] = "timeout"
+                items[k][f"{mode}_ran_for"] = time.perf_counter() - last
+                items[k][f"{mode}_timeout_in"] = phase
+                print(f"{items[k]['query']} #{items[k]['example']} {mode}: timeout in the {phase} "
+                      f"(> {args.timeout:.0f} s)", file=sys.stderr, flush=True)
+                position = todo.index(current) + 1
+                break
+            time.sleep(0.05)
+    write_json(out, {"items": items, "timeout": args.timeout, "children": children, "load_average": load_summary(),
+                     "rss_mb": {"worker": rss_mb_self(),
+                                "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0}})
+    return 0
 
-            def api():
-                return len(run_stored(store, catalogue, name, example).rows)
 
-            def raw():
-                return len(list(store.db.query(text, use_default_graph_as_union=True)))
+def cmd_query_child(args: argparse.Namespace) -> int:
+    from pole_graph import Catalogue, GraphStore, Project, run_stored
 
+    catalogue = Catalogue.load(Project.discover(args.project))
+    store = GraphStore.open(args.store)
+    items = json.loads(Path(args.work).read_text(encoding="utf-8"))["items"]
+    todo = [(k, mode) for k, item in enumerate(items) if "text" in item for mode in ("api", "raw")]
+    with open(args.events, "a", encoding="utf-8", buffering=1) as log:
+        def emit(**ev: Any) -> None:
+            log.write(json.dumps(ev) + "\n")
+            log.flush()
+
+        for k, mode in todo[args.start:]:
+            item = items[k]
+            name, example, text = item["query"], item["args"], item["text"]
+            if mode == "api":
+                def measure() -> int:
+                    return len(run_stored(store, catalogue, name, example).rows)
+            else:
+                def measure() -> int:  # GraphStore.query: pyoxigraph with the store's own dataset
+                    return len(list(store.query(text)))
+            emit(event="start", item=k, mode=mode)
             try:
-                t = time.perf_counter()
-                item["api_rows"] = api()  # warm-up
-                warm_api = time.perf_counter() - t
-                t = time.perf_counter()
-                item["raw_rows"] = raw()  # warm-up
-                warm_raw = time.perf_counter() - t
+                t, c = time.perf_counter(), time.process_time()
+                rows = measure()  # warm-up
+                warm = time.perf_counter() - t
+                emit(event="warm", item=k, mode=mode, seconds=warm, cpu=time.process_time() - c, rows=rows,
+                     load=os.getloadavg()[0])
+                for _ in range(args.runs if warm < args.cheap else 1):
+                    t, c = time.perf_counter(), time.process_time()
+                    measure()
+                    emit(event="run", item=k, mode=mode, seconds=time.perf_counter() - t, cpu=time.process_time() - c,
+                         load=os.getloadavg()[0])
             except Exception as exc:  # noqa: BLE001
-                item["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-                continue
-            item["warmup"] = {"api": warm_api, "raw": warm_raw}
-            n = args.runs if max(warm_api, warm_raw) < args.cheap else 1
-            item["api"], item["raw"] = [], []
-            for _ in range(n):  # interleaved, so drift affects both alike
-                t = time.perf_counter()
-                api()
-                item["api"].append(time.perf_counter() - t)
-                t = time.perf_counter()
-                raw()
-                item["raw"].append(time.perf_counter() - t)
-            print(f"{name} #{i}: api {min(item['api']) * 1e3:.1f} ms, pyoxigraph {min(item['raw']) * 1e3:.1f} ms, "
-                  f"{item['raw_rows']} rows", file=sys.stderr, flush=True)
-    write_json(Path(args.out), {"items": items, "rss_mb": {"worker": rss_mb_self()}})
+                emit(event="error", item=k, mode=mode, error=f"{type(exc).__name__}: {exc}")
+            emit(event="done", item=k, mode=mode)
     return 0
 
 
@@ -324,15 +550,18 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_rdflib(args: argparse.Namespace) -> int:
     import pyoxigraph as ox
     from rdflib import Dataset
+    from rdflib.plugins.sparql import prepareQuery
 
     from pole_graph import GraphStore
-    from pole_graph.namespaces import ASSERTED_GRAPHS, GRAPH_INFERRED, GRAPH_SHAPES
+    from pole_graph.store import GRAPH_SELECTIONS
 
     texts = json.loads(Path(args.texts).read_text(encoding="utf-8"))["items"]
     result: dict[str, Any] = {"items": [], "timeout": args.timeout}
     t = time.perf_counter()
     store = GraphStore.open(args.store)
-    dump = store.dump(ox.RdfFormat.N_QUADS, ASSERTED_GRAPHS + (GRAPH_INFERRED, GRAPH_SHAPES))
+    # the knowledge graph (asserted + inferred named graphs): with default_union=True its union is the
+    # default graph, as GraphStore.query's, and GRAPH <…/data>, <…/inferred> still work
+    dump = store.dump(ox.RdfFormat.N_QUADS, GRAPH_SELECTIONS["all"])
     del store
     result["dump_seconds"] = time.perf_counter() - t
     result["dump_bytes"] = len(dump)
@@ -352,26 +581,43 @@ def cmd_rdflib(args: argparse.Namespace) -> int:
             out["status"] = "skipped"
             continue
         text = item["text"]
-        runs = []
-        first = run_forked(lambda: len(list(ds.query(text))), args.timeout)
+
+        def run_rdflib():
+            t = time.perf_counter()
+            prepared = prepareQuery(text)
+            parsed = time.perf_counter() - t
+            return len(list(ds.query(prepared))), parsed
+
+        runs, cpu, parse = [], [], []
+        note_load()
+        first = run_forked(run_rdflib, args.timeout)
         out["status"] = first["status"]
         if first["status"] == "ok":
-            out["rows"] = first["value"]
+            out["rows"] = first["value"][0]
             runs.append(first["seconds"])
+            cpu.append(first["cpu_seconds"])
+            parse.append(first["value"][1])
             for _ in range(repeat(runs[0], args.runs, args.cheap)):
-                again = run_forked(lambda: len(list(ds.query(text))), args.timeout)
+                again = run_forked(run_rdflib, args.timeout)
                 if again["status"] != "ok":
                     break
                 runs.append(again["seconds"])
+                cpu.append(again["cpu_seconds"])
+                parse.append(again["value"][1])
+            out["parse"] = parse
+            out["cpu"] = cpu
         elif first["status"] == "timeout":
             out["ran_for"] = first["seconds"]
+            out["cpu_ran_for"] = first.get("cpu_seconds")
         else:
             out["error"] = first["error"]
+        note_load()
         out["runs"] = runs
         print(f"rdflib {item['query']} #{item['example']}: {first['status']} "
               f"{(runs[0] if runs else first['seconds']):.2f} s", file=sys.stderr, flush=True)
-        write_json(Path(args.out), dict(result, rss_mb={"worker": rss_mb_self()}))
+        write_json(Path(args.out), dict(result, rss_mb={"worker": rss_mb_self()}, load_average=load_summary()))
     result["rss_mb"] = {"worker": rss_mb_self()}
+    result["load_average"] = load_summary()
     write_json(Path(args.out), result)
     return 0
 
@@ -383,19 +629,28 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--project", required=True, type=Path)
     b.add_argument("--store", required=True, type=Path)
     b.add_argument("--stage-timeout", type=float, default=1200.0)
+    b.add_argument("--owlrl-timeout", type=float, default=None, help="owlrl's own budget (default: --stage-timeout)")
     q = sub.add_parser("query")
     q.add_argument("--project", required=True, type=Path)
     q.add_argument("--store", required=True, type=Path)
+    q.add_argument("--timeout", type=float, default=600.0, help="seconds per measurement (warm-up or run)")
+    qc = sub.add_parser("query-child")
+    qc.add_argument("--project", required=True, type=Path)
+    qc.add_argument("--store", required=True, type=Path)
+    qc.add_argument("--work", required=True, type=Path)
+    qc.add_argument("--events", required=True, type=Path)
+    qc.add_argument("--start", type=int, default=0)
     r = sub.add_parser("rdflib")
     r.add_argument("--store", required=True, type=Path)
     r.add_argument("--texts", required=True, type=Path)
     r.add_argument("--timeout", type=float, default=60.0)
-    for p in (b, q, r):
+    for p in (b, q, qc, r):
         p.add_argument("--out", required=True, type=Path)
         p.add_argument("--runs", type=int, default=3)
         p.add_argument("--cheap", type=float, default=30.0, help="repeat a measurement only if its first run took less")
     args = ap.parse_args(argv)
-    return {"build": cmd_build, "query": cmd_query, "rdflib": cmd_rdflib}[args.cmd](args)
+    return {"build": cmd_build, "query": cmd_query, "query-child": cmd_query_child,
+            "rdflib": cmd_rdflib}[args.cmd](args)
 
 
 if __name__ == "__main__":

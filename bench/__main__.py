@@ -1,0 +1,232 @@
+"""Benchmark harness: ``python -m bench [--sizes 100k,1m] [--runs N] [--quick] [--out docs/benchmarks.md]``.
+
+For each size: generate a synthetic project (``bench.generate``), then in separate processes
+(``bench.worker``) time the build stages, the stored queries through the API and straight on
+pyoxigraph, and the same queries on rdflib's engine. Prints a summary, keeps the raw results as
+JSON in ``bench/results/`` and appends a dated section to ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+from .generate import DEFAULT_SEED, calibrate, generate, parse_size, size_label
+from .report import HEADER, render_run
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+
+
+def machine() -> dict:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram_gb = 0.0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram_gb = int(line.split()[1]) / 1024 / 1024
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": ram_gb,
+            "os": f"{platform.system()} {platform.release()}"}
+
+
+def versions() -> dict:
+    out = {}
+    for name in ("rdflib", "owlrl", "pyshacl", "pyoxigraph"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + (" (with uncommitted changes)" if dirty else "") if sha else "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def run_worker(argv: list[str], timeout: float, log: Path) -> dict:
+    """Run ``python -m bench.worker …`` in its own process group; kill that group past ``timeout``."""
+    cmd = [sys.executable, "-m", "bench.worker", *argv]
+    started = time.perf_counter()
+    with open(log, "w", encoding="utf-8") as fh:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            code = proc.wait(timeout=timeout)
+            status = "ok" if code == 0 else f"exit {code}"
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the worker and its forked children, nothing else
+            proc.wait()
+            status = "timeout"
+    return {"status": status, "seconds": time.perf_counter() - started, "log": str(log)}
+
+
+def tail(path: Path, n: int = 25) -> str:
+    try:
+        return "\n".join(Path(path).read_text(encoding="utf-8", errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default=None, help="comma-separated data sizes in triples (default 100k,1m; --quick: 10k,100k)")
+    ap.add_argument("--runs", type=int, default=None, help="runs per cheap measurement (default 3; --quick: 1)")
+    ap.add_argument("--quick", action="store_true", help="10k and 100k, 1 run, short timeouts (~5 minutes)")
+    ap.add_argument("--out", default="docs/benchmarks.md", help="Markdown file the dated section is appended to")
+    ap.add_argument("--no-append", action="store_true", help="print the summary, do not append it to --out")
+    ap.add_argument("--stage-timeout", type=float, default=None, help="seconds per reason/validate stage (default 1200; --quick: 60)")
+    ap.add_argument("--owlrl-timeout", type=float, default=None,
+                    help="seconds for the owlrl reference closure (default: the stage timeout)")
+    ap.add_argument("--rdflib-timeout", type=float, default=None, help="seconds per rdflib query (default 60; --quick: 5)")
+    ap.add_argument("--query-timeout", type=float, default=None,
+                    help="seconds per pyoxigraph/API query run, warm-up included (default 600; --quick: 10)")
+    ap.add_argument("--no-rdflib", action="store_true", help="skip the rdflib engine")
+    ap.add_argument("--cheap", type=float, default=30.0, help="repeat a build stage only if its first run took less (s)")
+    ap.add_argument("--cheap-query", type=float, default=5.0, help="repeat a query only if its warm-up took less (s)")
+    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    ap.add_argument("--keep", action="store_true", help="keep the generated projects and stores")
+    args = ap.parse_args(argv)
+
+    sizes = [parse_size(s) for s in (args.sizes or ("10k,100k" if args.quick else "100k,1m")).split(",") if s.strip()]
+    runs = args.runs if args.runs is not None else (1 if args.quick else 3)
+    stage_timeout = args.stage_timeout if args.stage_timeout is not None else (60.0 if args.quick else 1200.0)
+    owlrl_timeout = args.owlrl_timeout if args.owlrl_timeout is not None else stage_timeout
+    rdflib_timeout = args.rdflib_timeout if args.rdflib_timeout is not None else (5.0 if args.quick else 60.0)
+    query_timeout = args.query_timeout if args.query_timeout is not None else (10.0 if args.quick else 600.0)
+
+    started = time.perf_counter()
+    now = dt.datetime.now(dt.timezone.utc)
+    run_id = now.strftime("%Y%m%dT%H%M%SZ")
+    workdir = RESULTS / run_id
+    workdir.mkdir(parents=True, exist_ok=True)
+    from pole_graph import __version__ as pg_version
+
+    shown_argv = sys.argv[1:] if argv is None else argv
+    run = {"meta": {"run_id": run_id, "date_utc": now.strftime("%Y-%m-%d %H:%M UTC"),
+                    "command": "python -m bench " + " ".join(shlex.quote(a) for a in shown_argv),
+                    "machine": machine(), "python": platform.python_version(), "packages": versions(),
+                    "pole_graph": pg_version, "commit": git_commit(), "seed": args.seed, "runs": runs,
+                    "stage_timeout": stage_timeout, "owlrl_timeout": owlrl_timeout, "rdflib_timeout": rdflib_timeout, "query_timeout": query_timeout,
+                    "sizes": [size_label(s) for s in sizes]},
+           "sizes": {}}
+    out_json = RESULTS / f"{run_id}.json"
+
+    def save() -> None:
+        run["meta"]["wall_seconds"] = time.perf_counter() - started
+        out_json.write_text(json.dumps(run, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+
+    def say(msg: str) -> None:
+        print(f"[{time.perf_counter() - started:7.1f} s] {msg}", flush=True)
+
+    say(f"run {run_id}: sizes {', '.join(size_label(s) for s in sizes)}, runs {runs}, stage timeout "
+        f"{stage_timeout:.0f} s, query timeout {query_timeout:.0f} s, rdflib timeout {rdflib_timeout:.0f} s; raw results in {out_json.relative_to(REPO)}")
+    t = time.perf_counter()
+    calibration = calibrate(args.seed)
+    say(f"calibrated in {time.perf_counter() - t:.1f} s: data triples ≈ {calibration.intercept:.0f} + "
+        f"{calibration.slope:.1f} × pôles (probes {calibration.probes})")
+
+    for target in sizes:
+        label = size_label(target)
+        base = workdir / label
+        project, store = base / "project", base / "store"
+        size: dict = {"target": target, "errors": []}
+        run["sizes"][label] = size
+
+        t = time.perf_counter()
+        gen = generate(project, target, args.seed, calibration)
+        gen["seconds"] = time.perf_counter() - t
+        size["generate"] = gen
+        say(f"{label}: generated {gen['n_poles']} synthetic pôles in {gen['seconds']:.1f} s")
+
+        common = ["--runs", str(runs)]
+        b = run_worker(["build", "--project", str(project), "--store", str(store), "--out", str(base / "build.json"),
+                        "--stage-timeout", str(stage_timeout), "--owlrl-timeout", str(owlrl_timeout), "--cheap", str(args.cheap), *common],
+                       timeout=6 * stage_timeout + 1800, log=base / "build.log")
+        if (base / "build.json").exists():
+            size["build"] = json.loads((base / "build.json").read_text(encoding="utf-8"))
+        if b["status"] != "ok":
+            size["errors"].append(f"build worker {b['status']} after {b['seconds']:.0f} s:\n{tail(base / 'build.log')}")
+        bs = (size.get("build") or {}).get("stages", {})
+        say(f"{label}: build worker {b['status']} in {b['seconds']:.0f} s — data {(size.get('build') or {}).get('graphs', {}).get('data')} triples; "
+            + ", ".join(f"{k} {v.get('status')} {min(v['runs']) if v.get('runs') else v.get('ran_for', 0):.1f} s"
+                        for k, v in bs.items()))
+        save()
+
+        if (store / "oxigraph").is_dir():
+            q = run_worker(["query", "--project", str(project), "--store", str(store), "--out", str(base / "query.json"),
+                            "--cheap", str(args.cheap_query), "--timeout", str(query_timeout), *common],
+                           timeout=4 * 3600 + 100 * query_timeout, log=base / "query.log")
+            if (base / "query.json").exists():
+                size["query"] = json.loads((base / "query.json").read_text(encoding="utf-8"))
+            if q["status"] != "ok":
+                size["errors"].append(f"query worker {q['status']} after {q['seconds']:.0f} s:\n{tail(base / 'query.log')}")
+            say(f"{label}: queries (API + pyoxigraph) {q['status']} in {q['seconds']:.0f} s")
+            save()
+            if not args.no_rdflib and (base / "query.json").exists():
+                n_items = len(size.get("query", {}).get("items", []))
+                r = run_worker(["rdflib", "--store", str(store), "--texts", str(base / "query.json"),
+                                "--out", str(base / "rdflib.json"), "--timeout", str(rdflib_timeout),
+                                "--cheap", str(args.cheap_query), *common],
+                               timeout=n_items * (rdflib_timeout + 30) * 1.5 + 3600, log=base / "rdflib.log")
+                if (base / "rdflib.json").exists():
+                    size["rdflib"] = json.loads((base / "rdflib.json").read_text(encoding="utf-8"))
+                if r["status"] != "ok":
+                    size["errors"].append(f"rdflib worker {r['status']} after {r['seconds']:.0f} s:\n{tail(base / 'rdflib.log')}")
+                say(f"{label}: queries (rdflib) {r['status']} in {r['seconds']:.0f} s")
+                save()
+        else:
+            size["errors"].append("no store was written: queries not run")
+        if not args.keep:
+            shutil.rmtree(project, ignore_errors=True)
+            shutil.rmtree(store, ignore_errors=True)
+            for stale in base.glob("store.*"):
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
+                    stale.unlink(missing_ok=True)
+
+    save()
+    text = render_run(run)
+    print()
+    print(text)
+    if not args.no_append:
+        out = Path(args.out)
+        if not out.is_absolute():
+            out = REPO / out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        existing = out.read_text(encoding="utf-8") if out.exists() else HEADER
+        out.write_text(existing.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n", encoding="utf-8")
+        say(f"appended to {out}")
+    say(f"raw results: {out_json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
