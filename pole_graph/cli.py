@@ -8,6 +8,7 @@ input or usage).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Sequence, TextIO
@@ -20,7 +21,8 @@ from .load import load_content
 from .project import Project
 from .queries import Catalogue, describe, run_sparql, run_stored
 from .settings import Settings
-from .store import GRAPH_SELECTIONS, GraphStore
+from .remote import shown as remote_shown
+from .store import GRAPH_SELECTIONS, GraphStore, open_store
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--store", help="store folder (default .pole-graph/store, env POLE_GRAPH_STORE)")
     common.add_argument("--project", help="folder holding ontology/, data/, queries/ (default: installed content)")
     common.add_argument("--lang", choices=("fr", "en"), help="language of labels and messages (default fr)")
+    common.add_argument("--endpoint", metavar="URL",
+                        help="a remote SPARQL 1.1 server instead of the embedded store (env POLE_GRAPH_ENDPOINT; see docs/scale-out.md)")
 
     parser = argparse.ArgumentParser(prog="pole-graph", description="Knowledge graph of the French pôles de compétitivité.")
     parser.add_argument("--version", action="version", version=f"pole-graph {__version__}")
@@ -85,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     pb.add_argument("--out", required=True, help="folder to write (created; must be empty or a previous publish)")
     pb.add_argument("--base-url", help="where the site will be served, for absolute links (default https://w3id.org/pole-graph/)")
 
+    ps = sub.add_parser("push", parents=[common], help="load the built store into a remote SPARQL 1.1 server (--endpoint URL)")
+    ps.add_argument("--update-endpoint", metavar="URL", help="its update URL (default derived from --endpoint; env POLE_GRAPH_UPDATE_ENDPOINT)")
+    ps.add_argument("--graph-store-endpoint", metavar="URL", help="its Graph Store Protocol URL (default /store beside /query; env POLE_GRAPH_GRAPH_STORE_ENDPOINT)")
+    ps.add_argument("--chunk", type=int, default=50_000, help="triples per upload request (default 50000)")
+
     e = sub.add_parser("export", parents=[common], help="dump the graph")
     e.add_argument("--format", default="nq", choices=sorted(RDF_FORMATS))
     e.add_argument("--graph", default="all", choices=sorted(GRAPH_SELECTIONS))
@@ -93,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(ns: argparse.Namespace) -> Settings:
-    flags = ("store", "project", "lang", "reasoner", "host", "port", "query_workers", "query_timeout")
+    flags = ("store", "project", "lang", "reasoner", "host", "port", "query_workers", "query_timeout", "endpoint",
+             "update_endpoint", "graph_store_endpoint")
     return Settings.from_env(**{name: getattr(ns, name, None) for name in flags})
 
 
@@ -121,6 +131,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         return 2
     try:
         settings = _settings(ns)
+        if getattr(ns, "endpoint", None) and ns.verb not in REMOTE_VERBS:
+            raise UsageError(f"{ns.verb} does not work on a remote store (--endpoint)",
+                             hint=f"--endpoint works with {', '.join(sorted(REMOTE_VERBS))}")
         return VERBS[ns.verb](ns, settings, out, err)
     except PoleGraphError as exc:
         print(f"error: {exc}", file=err)
@@ -167,7 +180,7 @@ def cmd_query(ns: argparse.Namespace, settings: Settings, out: TextIO, err: Text
         print("(* = required)" if settings.lang == "en" else "(* = obligatoire)", file=out)
         return 0 if ns.list else 2
     args = _args(ns.args)
-    store = GraphStore.open(settings.store)
+    store = open_store(settings)
     if ns.show:
         from .queries import Resolver, bind_values, bindings_for
 
@@ -187,7 +200,7 @@ def cmd_sparql(ns: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
         text = sys.stdin.read()
     elif Path(text).is_file():
         text = Path(text).read_text(encoding="utf-8")
-    store = GraphStore.open(settings.store)
+    store = open_store(settings)
     result = run_sparql(store, text)
     if result.triples is not None:
         fmt = ns.format if ns.format != "table" else "ttl"
@@ -204,7 +217,7 @@ def cmd_sparql(ns: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
 
 
 def cmd_export(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    store = GraphStore.open(settings.store)
+    store = open_store(settings)
     fmt = rdf_format(ns.format)
     data = store.dump(fmt, GRAPH_SELECTIONS[ns.graph])
     if ns.output:
@@ -218,7 +231,7 @@ def cmd_serve(ns: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     from .server import create_app, get
     from .store import GraphStore
 
-    GraphStore.open(settings.store)  # fail now, with the usual message, if there is no store
+    open_store(settings)  # fail now, with the usual message, if there is no store (or no remote one)
     if ns.get:
         status, headers, body = get(ns.get, settings, {"accept": ns.accept})
         print(f"HTTP {status}", file=out)
@@ -241,7 +254,8 @@ def cmd_serve(ns: argparse.Namespace, settings: Settings, out: TextIO, err: Text
         raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
                          hint="choose another port with --port, or stop what uses it") from None
     host, port = sock.getsockname()[:2]
-    print(f"pole-graph {__version__}: serving {settings.store} on http://{host}:{port}/ (Ctrl-C stops)", file=out, flush=True)
+    source = remote_shown(settings.endpoint) if settings.endpoint else settings.store
+    print(f"pole-graph {__version__}: serving {source} on http://{host}:{port}/ (Ctrl-C stops)", file=out, flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
     return 0
@@ -258,7 +272,7 @@ def cmd_publish(ns: argparse.Namespace, settings: Settings, out: TextIO, err: Te
 def cmd_validate(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from .steward import Steward
 
-    steward = Steward.open(settings.store)
+    steward = Steward(open_store(settings))
     report, _ = steward.check(steward.read([Path(f) for f in ns.files], ns.input_format, ns.type), settings.lang)
     out.write(report.render(ns.format, settings.lang))
     return report.exit_code
@@ -279,13 +293,26 @@ def _released(verb):
     return run
 
 
-@_released
-def cmd_add(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from .steward import PG, Steward, current_user, open_for_writing
+@contextlib.contextmanager
+def _writing(settings: Settings):
+    """A store to change: the embedded one under the writers' lock, or the remote one, whose
+    commits are compare-and-swapped against the revision read here (remote.RemoteDB.update)."""
+    if settings.endpoint:
+        yield open_store(settings)
+        return
+    from .steward import open_for_writing
     from .store import writer_lock
 
     with writer_lock(settings.store):
-        steward = Steward(open_for_writing(settings.store))
+        yield open_for_writing(settings.store)
+
+
+@_released
+def cmd_add(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from .steward import PG, Steward, current_user
+
+    with _writing(settings) as store:
+        steward = Steward(store)
         try:
             sub = steward.read([Path(f) for f in ns.files], ns.input_format, ns.type)
             report, plan = steward.check(sub, settings.lang)
@@ -309,11 +336,10 @@ def cmd_add(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO
 
 @_released
 def cmd_retract(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from .steward import PG, Steward, current_user, open_for_writing
-    from .store import writer_lock
+    from .steward import PG, Steward, current_user
 
-    with writer_lock(settings.store):
-        steward = Steward(open_for_writing(settings.store))
+    with _writing(settings) as store:
+        steward = Steward(store)
         try:
             plan, problems = steward.retraction_plan(ns.record)
             if problems:
@@ -326,8 +352,10 @@ def cmd_retract(ns: argparse.Namespace, settings: Settings, out: TextIO, err: Te
             activity = steward.commit(plan, PG.RecordRetraction, {}, ns.by or current_user())
         finally:
             steward.close()
-    print(f"retracted {plan.records[0]}: {len(plan.removed_asserted)} triples, "
-          f"{len(plan.removed_inferred)} inferred removed ({activity})", file=out)
+    print((f"retiré : {plan.records[0]}, {len(plan.removed_asserted)} triplets, "
+           f"{len(plan.removed_inferred)} déduits ({activity})") if settings.lang == "fr" else
+          (f"retracted {plan.records[0]}: {len(plan.removed_asserted)} triples, "
+           f"{len(plan.removed_inferred)} inferred removed ({activity})"), file=out)
     return 0
 
 
@@ -336,7 +364,7 @@ def cmd_history(ns: argparse.Namespace, settings: Settings, out: TextIO, err: Te
 
     from .steward import Steward
 
-    entries = Steward.open(settings.store).history()
+    entries = Steward(open_store(settings)).history()
     if ns.format == "json":
         out.write(_json.dumps(entries, ensure_ascii=False, indent=1) + "\n")
         return 0
@@ -359,6 +387,23 @@ def cmd_template(ns: argparse.Namespace, settings: Settings, out: TextIO, err: T
     return 0
 
 
+def cmd_push(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from .remote import endpoints_from, push
+
+    if not settings.endpoint:
+        raise UsageError("push needs the remote server: --endpoint URL (or POLE_GRAPH_ENDPOINT)",
+                         hint="e.g. `oxigraph serve --location DIR`, then --endpoint http://localhost:7878/query")
+    if ns.chunk < 1:
+        raise UsageError("--chunk must be at least 1")
+    store = GraphStore.open(settings.store)
+    report = push(store, endpoints_from(settings), progress=err, chunk_size=ns.chunk,
+                  write_timeout=max(300.0, settings.query_timeout))
+    print(report.text(), file=out)
+    return 0
+
+
+REMOTE_VERBS = {"query", "sparql", "validate", "add", "retract", "export", "serve", "history", "push"}
+
 VERBS = {"build": cmd_build, "check": cmd_check, "query": cmd_query, "sparql": cmd_sparql, "export": cmd_export,
          "validate": cmd_validate, "add": cmd_add, "retract": cmd_retract, "history": cmd_history,
-         "template": cmd_template, "serve": cmd_serve, "publish": cmd_publish}
+         "template": cmd_template, "serve": cmd_serve, "publish": cmd_publish, "push": cmd_push}

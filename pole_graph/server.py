@@ -92,6 +92,9 @@ class AppState:
         request never finds none; a replaced snapshot is deleted once no query can still be
         reading it (after the query deadline), or when the server stops."""
         with self.lock:
+            if self.settings.endpoint:
+                self._open_remote()
+                return
             version = self._version()
             fresh = snapshot(Path(self.settings.store))
             store = GraphStore.open(fresh)
@@ -115,7 +118,20 @@ class AppState:
                 drop_snapshot(path)
                 self._retired.remove((retired_at, path))
 
+    def _open_remote(self) -> None:
+        """A remote SPARQL 1.1 server (``--endpoint``): no snapshot and no worker pool; its queries
+        run there, bounded by the client's deadline (the query timeout) and the server's own."""
+        from .remote import RemoteStore, endpoints_from
+
+        store = RemoteStore.open(endpoints_from(self.settings))
+        self.store, self.version = store, store.version()
+        self.resolver = Resolver(store.query)
+        self._steward = None
+        self.cache.clear()
+
     def _version(self) -> tuple:
+        if self.settings.endpoint:
+            return self.store.version() if self.store is not None else ()  # type: ignore[union-attr]
         info = Path(self.settings.store) / INFO_FILE
         try:
             stat = info.stat()
@@ -796,6 +812,11 @@ def _update(request: Request, state: AppState, text: str, params: dict[str, list
     from .store import writer_lock
 
     token = state.settings.update_token
+    if state.settings.endpoint:
+        err = PoleGraphError("updates are off: this site reads a remote SPARQL store",
+                             hint="send updates to the remote server itself, or use `pole-graph push`")
+        err.http_status = 403
+        raise err
     scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
     if not token or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
         err = PoleGraphError("updates are off" if not token else "a valid token is needed to update",

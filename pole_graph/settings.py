@@ -7,7 +7,7 @@ Library code receives a Settings and never reads ``os.environ`` itself. Every se
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -29,6 +29,11 @@ SETTINGS_DOC = {
     "max_query": ("POLE_GRAPH_MAX_QUERY", "Longest SPARQL query text the server accepts, in characters.", "100000"),
     "response_cache": ("POLE_GRAPH_RESPONSE_CACHE", "Keep GET answers per data version (1) or compute every answer (0).", "1"),
     "update_token": ("POLE_GRAPH_UPDATE_TOKEN", "Bearer token allowing SPARQL updates on /sparql; unset, the endpoint is read-only.", None),
+    "endpoint": ("POLE_GRAPH_ENDPOINT", "Query URL of a remote SPARQL 1.1 server to use instead of the embedded store (see docs/scale-out.md); `push` loads it.", None),
+    "update_endpoint": ("POLE_GRAPH_UPDATE_ENDPOINT", "Update URL of the remote server (default: the endpoint with /query changed to /update, else the endpoint itself).", None),
+    "graph_store_endpoint": ("POLE_GRAPH_GRAPH_STORE_ENDPOINT", "Graph Store Protocol URL of the remote server, used by push to upload (default: /store for an endpoint at /query, as Oxigraph; else uploads go through SPARQL updates).", None),
+    "endpoint_auth": ("POLE_GRAPH_ENDPOINT_AUTH", "Credentials for the remote server: basic:USER:PASSWORD or bearer:TOKEN (environment only; never printed).", None),
+    "connect_timeout": ("POLE_GRAPH_CONNECT_TIMEOUT", "Seconds to wait for a connection to the remote server (reads then wait up to the query timeout).", "5"),
 }
 
 
@@ -52,7 +57,12 @@ class Settings:
     max_body: int = 5_000_000
     max_query: int = 100_000
     response_cache: bool = True
-    update_token: str | None = None
+    update_token: str | None = field(default=None, repr=False)
+    endpoint: str | None = None
+    update_endpoint: str | None = None
+    graph_store_endpoint: str | None = None
+    endpoint_auth: str | None = field(default=None, repr=False)
+    connect_timeout: float = 5.0
 
     def __post_init__(self) -> None:
         if self.lang not in ("fr", "en"):
@@ -68,6 +78,12 @@ class Settings:
                 raise UsageError(f"{name} must be at least 1")
         if self.query_workers < 0:
             raise UsageError("query_workers cannot be negative")
+        if not self.connect_timeout > 0:
+            raise UsageError("the connect timeout must be a positive number of seconds")
+        if self.endpoint:
+            from .remote import Endpoints  # checks the URLs and the credentials' form
+
+            Endpoints.derive(self.endpoint, self.update_endpoint, self.graph_store_endpoint, auth=self.endpoint_auth)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -101,9 +117,10 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
         if flag not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
             raise UsageError(f"POLE_GRAPH_RESPONSE_CACHE: not a yes/no value: {out['response_cache']!r}")
         out["response_cache"] = flag in ("1", "true", "yes", "on")
-    if isinstance(out.get("query_timeout"), str):
-        try:
-            out["query_timeout"] = float(out["query_timeout"])  # type: ignore[arg-type]
-        except ValueError:
-            raise UsageError(f"POLE_GRAPH_QUERY_TIMEOUT: not a number: {out['query_timeout']!r}")
+    for key in ("query_timeout", "connect_timeout"):
+        if isinstance(out.get(key), str):
+            try:
+                out[key] = float(out[key])  # type: ignore[arg-type]
+            except ValueError:
+                raise UsageError(f"{SETTINGS_DOC[key][0]}: not a number: {out[key]!r}") from None
     return out

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
@@ -247,6 +247,17 @@ class GraphStore:
         from .namespaces import PREFIXES
         return merged.dump(format=fmt, from_graph=ox.DefaultGraph(),
                            prefixes=PREFIXES if fmt in (ox.RdfFormat.TURTLE,) else None)
+
+
+def open_store(settings: Any) -> Any:
+    """The store the settings name: the remote SPARQL 1.1 server of ``settings.endpoint`` when one
+    is set (``remote.RemoteStore``), else the embedded store at ``settings.store`` (``GraphStore``).
+    Both read the same way: ``query(sparql)`` over the knowledge graph, ``info``, ``dump``, ``db``."""
+    if getattr(settings, "endpoint", None):
+        from .remote import RemoteStore, endpoints_from
+
+        return RemoteStore.open(endpoints_from(settings))
+    return GraphStore.open(settings.store)
 
 
 KNOWLEDGE_GRAPH = [ox.NamedNode(str(g)) for g in ASSERTED_GRAPHS + (GRAPH_INFERRED,)]
