@@ -154,3 +154,15 @@ def test_two_writers_cannot_build_at_once(built, project, tmp_path):
     with writer_lock(store_path):
         with pytest.raises(StoreLockedError, match="another process is writing"):
             build(project, store_path)
+
+
+def test_suggestions_among_thousands_of_keys_still_find_the_typo():
+    """Above 300 candidates the suggestion shortlists by shared trigrams before difflib (a 1M-triple
+    graph has 4,000 pôle keys): the right key is still found, and the shortlist keeps it."""
+    from pole_graph.records import SHORTLIST, _close, _shortlist
+
+    keys = [f"syn-pole-{i:05d}" for i in range(4000)] + ["aerospace-valley", "aqua-valley", "cosmetic-valley"]
+    assert len(keys) > SHORTLIST
+    assert _close("aerospace-valey", keys)[0] == "aerospace-valley"
+    assert "syn-pole-01234" in _shortlist("syn-pole-0123x", keys)
+    assert _close("Aérospace Valley", keys)[0] == "aerospace-valley"
