@@ -434,8 +434,12 @@ def _banner(body: bytes, where: str) -> None:
 def solutions_from(answer: Answer, where: str) -> Any:
     """pyoxigraph ``QuerySolutions`` / ``QueryBoolean`` from a SPARQL JSON answer, checked whole first."""
     if answer.media_type not in (RESULTS_JSON, "application/json"):
+        hint = "is this URL a SPARQL endpoint?"
+        if answer.media_type == "text/html" and urllib.parse.urlsplit(where).path in ("", "/"):
+            hint = (f"this is a web page, not the query endpoint: for Oxigraph server give "
+                    f"{where.rstrip('/')}/query (Fuseki: …/DATASET/sparql)")
         raise PartialAnswer(f"{where}: expected SPARQL JSON results, got {answer.media_type or 'no content type'}",
-                            hint="is this URL a SPARQL endpoint?")
+                            hint=hint)
     _banner(answer.body, where)
     # pyoxigraph's parser objects must be dropped by the thread that made them: none may outlive
     # this frame through an exception's traceback, hence no raise inside the try.
