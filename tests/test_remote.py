@@ -383,9 +383,10 @@ def test_a_server_killed_mid_push_holds_the_old_graphs_or_the_new_never_a_mix(st
 
 # ---- faults -------------------------------------------------------------------------------------
 
-def test_a_server_that_is_down_is_a_clear_error_naming_it():
+def test_a_server_that_is_down_is_a_clear_error_naming_it(store):
     url = f"http://127.0.0.1:{free_port()}/query"
-    for argv in (("query", "poles"), ("sparql", "ASK {}"), ("push",)):
+    # push reads the local store first (and says so if there is none): give it the built one
+    for argv in (("query", "poles"), ("sparql", "ASK {}"), ("push", "--store", str(store.path))):
         code, out, err = run(*argv, "--endpoint", url)
         assert code == 2 and out == ""
         assert f"error: {url}: cannot connect" in err and "Traceback" not in err
