@@ -42,15 +42,20 @@ def serve(store: Path, env: dict[str, str] | None = None, timeout: float = 60.0)
                 time.sleep(0.1)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def copy_store(source: Path, target: Path) -> Path:
     """A private copy of a built store (for tests that write to it)."""
     shutil.copytree(source, target)
     return target
+
+
+def stop(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Terminate a server the tests started; kill it if it does not stop within ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

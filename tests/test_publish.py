@@ -28,6 +28,7 @@ from pole_graph import publish as publish_module
 from pole_graph.cli import main
 from pole_graph.errors import PoleGraphError, UsageError
 from pole_graph.formats import RDF_FORMATS
+from tests.live import stop
 from pole_graph.publish import MARKER, Rules, check_links, publish
 from pole_graph.server import create_app
 from pole_graph.settings import Settings
@@ -313,12 +314,7 @@ def _running(command: list[str], port: int, log: Path, what: str) -> Iterator[st
         _wait_for(port, process, log, what)
         yield f"127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=10)
 
 
 @pytest.fixture(scope="module")
