@@ -166,13 +166,19 @@ def main(argv: list[str] | None = None) -> int:
         say(f"{label}: generated {gen['n_poles']} synthetic pôles in {gen['seconds']:.1f} s")
 
         common = ["--runs", str(runs)]
-        b = run_worker(["build", "--project", str(project), "--store", str(store), "--out", str(base / "build.json"),
-                        "--stage-timeout", str(stage_timeout), "--owlrl-timeout", str(owlrl_timeout), "--cheap", str(args.cheap), *common],
-                       timeout=6 * stage_timeout + 1800, log=base / "build.log")
-        if (base / "build.json").exists():
-            size["build"] = json.loads((base / "build.json").read_text(encoding="utf-8"))
-        if b["status"] != "ok":
-            size["errors"].append(f"build worker {b['status']} after {b['seconds']:.0f} s:\n{tail(base / 'build.log')}")
+
+        def step(key: str, argv: list[str], timeout: float) -> dict:
+            """Run one worker (``argv[0]``), writing ``{key}.json`` and ``{key}.log`` in ``base``; its
+            results go into ``size[key]``, a failure into ``size["errors"]``."""
+            done = run_worker([*argv, "--out", str(base / f"{key}.json"), *common], timeout=timeout, log=base / f"{key}.log")
+            if (base / f"{key}.json").exists():
+                size[key] = json.loads((base / f"{key}.json").read_text(encoding="utf-8"))
+            if done["status"] != "ok":
+                size["errors"].append(f"{argv[0]} worker {done['status']} after {done['seconds']:.0f} s:\n{tail(base / f'{key}.log')}")
+            return done
+
+        b = step("build", ["build", "--project", str(project), "--store", str(store), "--stage-timeout", str(stage_timeout),
+                           "--owlrl-timeout", str(owlrl_timeout), "--cheap", str(args.cheap)], 6 * stage_timeout + 1800)
         bs = (size.get("build") or {}).get("stages", {})
         say(f"{label}: build worker {b['status']} in {b['seconds']:.0f} s — data {(size.get('build') or {}).get('graphs', {}).get('data')} triples; "
             + ", ".join(f"{k} {v.get('status')} {min(v['runs']) if v.get('runs') else v.get('ran_for', 0):.1f} s"
@@ -180,25 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         save()
 
         if (store / "oxigraph").is_dir():
-            q = run_worker(["query", "--project", str(project), "--store", str(store), "--out", str(base / "query.json"),
-                            "--cheap", str(args.cheap_query), "--timeout", str(query_timeout), *common],
-                           timeout=4 * 3600 + 100 * query_timeout, log=base / "query.log")
-            if (base / "query.json").exists():
-                size["query"] = json.loads((base / "query.json").read_text(encoding="utf-8"))
-            if q["status"] != "ok":
-                size["errors"].append(f"query worker {q['status']} after {q['seconds']:.0f} s:\n{tail(base / 'query.log')}")
+            q = step("query", ["query", "--project", str(project), "--store", str(store), "--cheap", str(args.cheap_query),
+                               "--timeout", str(query_timeout)], 4 * 3600 + 100 * query_timeout)
             say(f"{label}: queries (API + pyoxigraph) {q['status']} in {q['seconds']:.0f} s")
             save()
             if not args.no_rdflib and (base / "query.json").exists():
                 n_items = len(size.get("query", {}).get("items", []))
-                r = run_worker(["rdflib", "--store", str(store), "--texts", str(base / "query.json"),
-                                "--out", str(base / "rdflib.json"), "--timeout", str(rdflib_timeout),
-                                "--cheap", str(args.cheap_query), *common],
-                               timeout=n_items * (rdflib_timeout + 30) * 1.5 + 3600, log=base / "rdflib.log")
-                if (base / "rdflib.json").exists():
-                    size["rdflib"] = json.loads((base / "rdflib.json").read_text(encoding="utf-8"))
-                if r["status"] != "ok":
-                    size["errors"].append(f"rdflib worker {r['status']} after {r['seconds']:.0f} s:\n{tail(base / 'rdflib.log')}")
+                r = step("rdflib", ["rdflib", "--store", str(store), "--texts", str(base / "query.json"),
+                                    "--timeout", str(rdflib_timeout), "--cheap", str(args.cheap_query)],
+                         n_items * (rdflib_timeout + 30) * 1.5 + 3600)
                 say(f"{label}: queries (rdflib) {r['status']} in {r['seconds']:.0f} s")
                 save()
         else:

@@ -404,9 +404,6 @@ def _readable(raw: bytes, content_type: str) -> str:
 
 RESULTS_JSON = "application/sparql-results+json"
 RDF_ACCEPT = "application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.5"
-RDF_MEDIA = {"application/n-triples": ox.RdfFormat.N_TRIPLES, "text/plain": ox.RdfFormat.N_TRIPLES,
-             "text/turtle": ox.RdfFormat.TURTLE, "application/rdf+xml": ox.RdfFormat.RDF_XML,
-             "application/n-quads": ox.RdfFormat.N_QUADS}
 
 
 def query_form(text: str) -> str:
@@ -466,7 +463,7 @@ def _rows(answer: Answer, where: str) -> list[Any]:
 
 
 def triples_from(answer: Answer, where: str) -> list[ox.Triple]:
-    fmt = RDF_MEDIA.get(answer.media_type)
+    fmt = ox.RdfFormat.from_media_type(answer.media_type) if answer.media_type else None
     if fmt is None:
         raise PartialAnswer(f"{where}: expected RDF, got {answer.media_type or 'no content type'}")
     _banner(answer.body, where)

@@ -516,9 +516,8 @@ def _definition(request: Request, state: AppState, path: str, media: str) -> Res
         return rdf_response(_ontology_triples(store, None), media)
     parts = path.split("/")
     if len(parts) == 1 and re.match(r"^[a-z-]+$", parts[0]):
-        triples = _scheme_triples(store, parts[0])
-        if len(triples) <= len(cbd(store, f"{BASE}def/{path}")):  # not a scheme (an ontology module): its description
-            triples = cbd(store, f"{BASE}def/{path}")
+        # a SKOS scheme with its concepts, else what else is described there (an ontology module: def/alignments)
+        triples = _scheme_triples(store, parts[0]) or cbd(store, f"{BASE}def/{path}")
         if not triples:
             raise _not_found_error(f"def/{path}")
         if media != HTML:

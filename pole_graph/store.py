@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
@@ -41,16 +41,9 @@ def writer_lock(path: Path, wait: float = 5.0) -> Iterator[None]:
     lock_path = path.parent / (path.name + ".lock")
     fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
     try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise StoreLockedError(f"{path}: another process is writing this store (locked by {lock_path})",
-                                           hint="wait for it to finish, then run the command again") from None
-                time.sleep(0.05)
+        _flock(fd, fcntl.LOCK_EX, wait, 0.05, lambda: StoreLockedError(
+            f"{path}: another process is writing this store (locked by {lock_path})",
+            hint="wait for it to finish, then run the command again"))
         held = (path.resolve(), threading.get_ident())
         _HELD.add(held)
         try:
@@ -59,6 +52,19 @@ def writer_lock(path: Path, wait: float = 5.0) -> Iterator[None]:
             _HELD.discard(held)
     finally:
         os.close(fd)
+
+
+def _flock(fd: int, mode: int, wait: float, poll: float, locked: Callable[[], Exception]) -> None:
+    """Take ``flock`` ``mode`` on ``fd``, retrying every ``poll`` s for ``wait`` s; then raise ``locked()``."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise locked() from None
+            time.sleep(poll)
 
 
 _HELD: set[tuple[Path, int]] = set()  # (store, thread) holding the writers' lock: its snapshots need no lock
@@ -72,16 +78,9 @@ def _shared_lock(path: Path, wait: float) -> Iterator[None]:
     lock_path = path.parent / (path.name + ".lock")
     fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
     try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise StoreLockedError(f"{path}: a writer has held this store for more than {wait:g} s",
-                                           hint="wait for the build or the steward's change to finish") from None
-                time.sleep(0.1)
+        _flock(fd, fcntl.LOCK_SH, wait, 0.1, lambda: StoreLockedError(
+            f"{path}: a writer has held this store for more than {wait:g} s",
+            hint="wait for the build or the steward's change to finish"))
         yield
     finally:
         os.close(fd)
