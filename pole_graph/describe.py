@@ -139,8 +139,10 @@ def _labels(store: Any, iris: set[str], lang: str) -> dict[str, str]:
     todo = [i for i in iris if i]
     for start in range(0, len(todo), 400):
         chunk = " ".join(_iri(i) for i in todo[start:start + 400])
-        props = " ".join(_iri(p) for p in LABEL_PROPS)
-        q = f"SELECT ?x ?l WHERE {{ VALUES ?x {{ {chunk} }} VALUES ?p {{ {props} }} ?x ?p ?l }}"
+        props = ", ".join(_iri(p) for p in LABEL_PROPS)
+        # One VALUES and a FILTER, not two VALUES: pyoxigraph joins a second VALUES against every
+        # label of the store (628 ms for 80 things at 1M triples, 2 ms this way).
+        q = f"SELECT ?x ?l WHERE {{ VALUES ?x {{ {chunk} }} ?x ?p ?l FILTER(?p IN ({props})) }}"
         for row in store.query(q):
             label = row["l"]
             lang_tag = label.language or ""
