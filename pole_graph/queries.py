@@ -298,10 +298,6 @@ class Resolver:
     def _iris(self, sparql: str) -> list[str]:
         return [row["s"].value for row in self._run(sparql) if isinstance(row["s"], ox.NamedNode)]
 
-    def _is_a(self, iri: str, cls: str | None) -> bool:
-        pattern = f"<{iri}> a <{cls}>" if cls else f"<{iri}> ?p ?o"
-        return bool(self._run(f"ASK {{ {pattern} }}"))
-
     def _key_prefixes(self) -> list[str]:
         if self._prefixes is None:
             from .records import REF_TYPES
@@ -319,19 +315,37 @@ class Resolver:
         literal = term_to_sparql(ox.Literal(folded))
         return self._iris(f"SELECT DISTINCT ?s WHERE {{ GRAPH <{self.INDEX}> {{ ?s <{self.FOLDED}> {literal} }} }}")
 
+    def _found(self, iris: list[str], folded: str, cls: str | None) -> tuple[set[str], set[str]]:
+        """Which of ``iris`` are in the graph (as a ``cls``), and which things (of that class) have
+        the folded name: one query, however many IRI patterns a key can take."""
+        pattern = f"?s a <{cls}> ." if cls else "?s ?p ?o ."
+        branches = []
+        if iris:
+            values = " ".join(f"<{iri}>" for iri in iris)
+            branches.append(f'{{ VALUES ?s {{ {values} }} {pattern} BIND("iri" AS ?how) }}')
+        if folded:
+            literal = term_to_sparql(ox.Literal(folded))
+            branches.append(f'{{ GRAPH <{self.INDEX}> {{ ?s <{self.FOLDED}> {literal} }} {pattern} BIND("name" AS ?how) }}')
+        if not branches:
+            return set(), set()
+        found: tuple[set[str], set[str]] = (set(), set())
+        for row in self._run("SELECT DISTINCT ?s ?how WHERE { " + " UNION ".join(branches) + " }"):
+            if isinstance(row["s"], ox.NamedNode):
+                found[0 if row["how"].value == "iri" else 1].add(row["s"].value)
+        return found
+
     def resolve(self, param: Param, value: str) -> ox.NamedNode:
         cls = _expand(param.cls) if param.cls else None
         text = value.strip()
-        if re.match(r"^https?://\S+$", text) and not re.search(r'[<>"{}|^`\\]', text):
-            if self._is_a(text, cls):
-                return ox.NamedNode(text)
-        if re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", text):
-            by_key = [p + text for p in self._key_prefixes() if self._is_a(p + text, cls)]
-            if len(by_key) == 1:
-                return ox.NamedNode(by_key[0])
-        else:
-            by_key = []
-        by_name = sorted(iri for iri in self.by_name(text) if self._is_a(iri, cls))
+        given = re.match(r"^https?://\S+$", text) is not None and not re.search(r'[<>"{}|^`\\]', text)
+        keys = [p + text for p in self._key_prefixes()] if re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", text) else []
+        existing, named = self._found(([text] if given else []) + keys, fold(text), cls)
+        if given and text in existing:
+            return ox.NamedNode(text)
+        by_key = [iri for iri in keys if iri in existing]
+        if len(by_key) == 1:
+            return ox.NamedNode(by_key[0])
+        by_name = sorted(named)
         if len(by_name) == 1 and not by_key:
             return ox.NamedNode(by_name[0])
         if len(set(by_key) | set(by_name)) > 1:
@@ -426,6 +440,18 @@ def to_result(solutions: Any) -> QueryResult:
     return QueryResult(columns, rows)
 
 
+def resolver_for(store: Any) -> Resolver:
+    """The store's resolver, made once per store handle (it keeps the IRI patterns keys can take)."""
+    resolver = getattr(store, "_resolver", None)
+    if resolver is None:
+        resolver = Resolver(store.query)
+        try:
+            store._resolver = resolver
+        except AttributeError:  # a store that takes no attributes: a fresh resolver each time
+            pass
+    return resolver
+
+
 def run_stored(store: Any, catalogue: Catalogue, name: str, args: Mapping[str, str] | None = None,
                lang: str = "fr", resolver: Resolver | None = None) -> QueryResult:
     """Run a stored query with its parameters bound as RDF terms.
@@ -440,7 +466,7 @@ def run_stored(store: Any, catalogue: Catalogue, name: str, args: Mapping[str, s
         UnknownQueryError, ParameterError, QueryError.
     """
     query = catalogue.get(name)
-    resolver = resolver or Resolver(store.query)
+    resolver = resolver or resolver_for(store)
     bound = bind_values(query.text, bindings_for(query, args or {}, lang, resolver))
     return sort_lists(_execute(store, bound, name), query.lists)
 
