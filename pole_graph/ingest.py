@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -220,7 +220,10 @@ def _read_rdf(text: str, data: bytes, kind: str, shown: str, sub: Submission) ->
     try:
         quads = list(ox.parse(data, format=FORMATS[kind]))
     except SyntaxError as exc:
-        sub.add_problem(rdf_syntax_problem(exc, shown, SYNTAX_NAMES[kind]), "syntax")
+        problem = rdf_syntax_problem(exc, shown, SYNTAX_NAMES[kind])
+        if problem.line is None and kind == "rdf":
+            problem = replace(problem, **_rdf_xml_error_position(data, problem.message))
+        sub.add_problem(problem, "syntax")
         return
     triples: list[Triple] = []
     for q in quads:
@@ -229,6 +232,35 @@ def _read_rdf(text: str, data: bytes, kind: str, shown: str, sub: Submission) ->
             return
         triples.append((from_ox(q.subject), from_ox(q.predicate), from_ox(q.object)))
     _group_rdf(triples, text, shown, sub)
+
+
+def _rdf_xml_error_position(data: bytes, message: str) -> dict[str, int]:
+    """Where an RDF/XML syntax error is: pyoxigraph's RDF/XML errors carry no position.
+
+    The parser streams, so a prefix of the file raises the same error exactly when it holds the
+    offending tag: bisect for the shortest such prefix (about log2(size) parses, on the error path
+    only) and report the start of the tag it ends in, as a 1-based line and column (characters).
+    """
+    def same_error(size: int) -> bool:
+        try:
+            for _ in ox.parse(data[:size], format=ox.RdfFormat.RDF_XML):
+                pass
+        except SyntaxError as exc:
+            return rdf_syntax_problem(exc, "").message == message
+        return False
+
+    low, high = 1, len(data)
+    while low < high:
+        middle = (low + high) // 2
+        if same_error(middle):
+            high = middle
+        else:
+            low = middle + 1
+    start = data.rfind(b"<", 0, low)
+    start = start if start >= 0 else max(low - 1, 0)
+    line_start = data.rfind(b"\n", 0, start) + 1
+    return {"line": data.count(b"\n", 0, start) + 1,
+            "column": len(data[line_start:start].decode("utf-8", "replace")) + 1}
 
 
 def _remote_contexts(node: object) -> list[str]:
