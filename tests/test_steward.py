@@ -201,56 +201,7 @@ def test_report_formats(store_path, tmp_path, fmt):
 
 # ---- hostile and malformed input -----------------------------------------------------------
 
-W3C = Path(__file__).resolve().parent.parent.parent / "shared" / "w3c-tests" / "rdf" / "rdf11"
-NEGATIVE = {"rdf-turtle": "TestTurtleNegativeSyntax", "rdf-n-triples": "TestNTriplesNegativeSyntax",
-            "rdf-xml": "TestXMLNegativeSyntax"}
-
-
-def negative_tests():
-    out = []
-    for folder, kind in NEGATIVE.items():
-        manifest = W3C / folder / "manifest.ttl"
-        if not manifest.exists():
-            continue
-        base = f"https://w3c.github.io/rdf-tests/rdf/rdf11/{folder}/"
-        g = Graph().parse(manifest, format="turtle", publicID=base)
-        rdft = "http://www.w3.org/ns/rdftest#"
-        mf = "http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#"
-        for test in g.subjects(URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), URIRef(rdft + kind)):
-            action = g.value(test, URIRef(mf + "action"))
-            path = W3C / folder / str(action).removeprefix(base)
-            assert path.exists(), path
-            out.append(path)
-    return sorted(out)
-
-
-NEGATIVE_FILES = negative_tests()
-
-
-def test_the_w3c_negative_syntax_corpus_is_there():
-    counts = {f: sum(1 for p in NEGATIVE_FILES if p.relative_to(W3C).parts[0] == f) for f in NEGATIVE}
-    # the shared README says 41 for RDF/XML: the manifest has 40 entries typed rdft:TestXMLNegativeSyntax
-    assert counts == {"rdf-turtle": 94, "rdf-n-triples": 29, "rdf-xml": 40}, counts
-
-
-@pytest.fixture(scope="module")
-def steward(built):
-    return Steward(built[1])
-
-
-@pytest.mark.parametrize("path", NEGATIVE_FILES, ids=lambda p: str(p.relative_to(W3C)))
-def test_every_w3c_negative_syntax_test_is_rejected_as_unreadable(steward, path):
-    report, plan = steward.check(steward.read([path]))
-    assert report.exit_code == 2
-    assert {i.kind for i in report.problems} & {"syntax", "security"}, report.text("en")
-    assert not plan.asserted
-
-
-def test_adding_the_negative_corpus_changes_nothing(store_path):
-    before = whole_dump(store_path)
-    code, _, _ = run("add", *NEGATIVE_FILES[:40], *NEGATIVE_FILES[-20:], "--store", store_path)
-    assert code == 2
-    assert whole_dump(store_path) == before
+# The W3C negative syntax suites: tests/test_conformance.py.
 
 
 class _Canary(http.server.BaseHTTPRequestHandler):
