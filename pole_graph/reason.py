@@ -37,17 +37,18 @@ class Inference:
     closure_size: int
 
 
+_TYPE, _TOP = RDF.type, frozenset((OWL.Thing, RDFS.Resource))  # constants: Namespace makes a URIRef per access
+
+
 def is_noise(s: object, p: object, o: object) -> bool:
     """owlrl bookkeeping that says nothing about the domain."""
     if isinstance(s, Literal):
         return True
     if s == o and p in _REFLEXIVE_NOISE:
         return True
-    if isinstance(s, URIRef) and str(s).startswith(_BUILTIN):
+    if isinstance(s, URIRef) and s.startswith(_BUILTIN):
         return True
-    if p == RDF.type and isinstance(o, URIRef) and o in (OWL.Thing, RDFS.Resource):
-        return True
-    if p == RDF.type and isinstance(o, URIRef) and str(o).startswith("http://www.w3.org/2001/XMLSchema#"):
+    if p == _TYPE and isinstance(o, URIRef) and (o in _TOP or o.startswith("http://www.w3.org/2001/XMLSchema#")):
         return True
     return False
 

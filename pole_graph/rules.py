@@ -36,6 +36,8 @@ from .errors import InconsistencyError
 from .namespaces import OWL, RDF, RDFS
 
 Triple = tuple[Node, Node, Node]
+# rdflib's Namespace makes a new URIRef at each attribute access: the hot loops use these constants.
+_TYPE, _SAME_AS = RDF.type, OWL.sameAs
 _SCHEMA_PREDICATES = {RDFS.subClassOf, RDFS.subPropertyOf, RDFS.domain, RDFS.range, OWL.inverseOf,
                       OWL.equivalentClass, OWL.equivalentProperty, OWL.propertyChainAxiom, OWL.disjointWith,
                       OWL.hasKey, OWL.propertyDisjointWith}
@@ -158,17 +160,17 @@ def closure(rules: Rules, triples: Iterable[Triple], include_schema: bool = True
 
     while queue:
         s, p, o = queue.pop()
-        if p == RDF.type:
+        if p == _TYPE:
             for sup in rules.supers_of_class(o):
-                emit((s, RDF.type, sup))
+                emit((s, _TYPE, sup))
             continue
         for q in rules.supers_of_property(p):
             if q != p:
                 emit((s, q, o))
         for c in rules.domains.get(p, ()):
-            emit((s, RDF.type, c))
+            emit((s, _TYPE, c))
         for c in rules.ranges.get(p, ()):
-            emit((o, RDF.type, c))
+            emit((o, _TYPE, c))
         if isinstance(o, Literal):
             continue
         for q in rules.inverses.get(p, ()):
@@ -196,22 +198,22 @@ def closure(rules: Rules, triples: Iterable[Triple], include_schema: bool = True
 
 def _contradictions(rules: Rules, index: _Index) -> list[str]:
     problems = []
-    types: dict[Node, set[Node]] = defaultdict(set)
-    for s, o in index.p.get(RDF.type, ()):
-        types[s].add(o)
     for pair in rules.disjoint:
         a, b = tuple(pair) if len(pair) == 2 else (next(iter(pair)),) * 2
-        for s in index.po.get((RDF.type, a), set()) & index.po.get((RDF.type, b), set()):
+        for s in index.po.get((_TYPE, a), set()) & index.po.get((_TYPE, b), set()):
             problems.append(f"Disjoint classes {a} and {b} have a common individual {s}")
     for p in rules.functional:
-        for (s, _), objects in ((k, v) for k, v in index.sp.items() if k[1] == p):
+        by_subject: dict[Node, set[Node]] = defaultdict(set)
+        for s, o in index.p.get(p, ()):  # the property's own triples, not every (subject, property) key
+            by_subject[s].add(o)
+        for s, objects in by_subject.items():
             named = sorted(str(o) for o in objects if isinstance(o, URIRef))
             if len(named) > 1:
                 problems.append(f"<{named[0]}> and <{named[1]}> were merged (owl:sameAs): functional property {p} on {s}")
     for cls, key_lists in rules.keys.items():
         for keys in key_lists:
             seen: dict[tuple, Node] = {}
-            for x in index.po.get((RDF.type, cls), ()):
+            for x in index.po.get((_TYPE, cls), ()):
                 values = []
                 for k in keys:
                     vals = index.sp.get((x, k))
@@ -224,7 +226,7 @@ def _contradictions(rules: Rules, index: _Index) -> list[str]:
                         if other != x:
                             a, b = sorted((str(other), str(x)))
                             problems.append(f"<{a}> and <{b}> were merged (owl:sameAs): they share the key {keys}")
-    for s, o in index.p.get(OWL.sameAs, ()):
+    for s, o in index.p.get(_SAME_AS, ()):
         if s != o and isinstance(s, URIRef) and isinstance(o, URIRef) and str(s) < str(o):
             problems.append(f"<{s}> and <{o}> were merged (owl:sameAs): two things share a key, "
                             "a functional property value or an explicit sameAs")
@@ -250,11 +252,12 @@ def reason_fast(asserted: Graph, ontology: Graph, rules: Rules | None = None):
 
     started = time.perf_counter()
     rules = rules or compile_rules(ontology)
-    everything, problems = closure(rules, asserted)
+    given = set(asserted)  # membership in a set, not rdflib's index walk, for each derived triple
+    everything, problems = closure(rules, given)
     if problems:
         raise InconsistencyError(problems)
     inferred = Graph()
-    for t in everything:
-        if t not in asserted and not is_noise(*t) and not isinstance(t[0], Literal):
+    for t in everything - given:
+        if not isinstance(t[0], Literal) and not is_noise(*t):
             inferred.add(t)
     return Inference(inferred, "pole-graph rules (OWL 2 RL)", time.perf_counter() - started, len(everything))
