@@ -226,13 +226,18 @@ def term_to_sparql(term: Any) -> str:
     raise ParameterError(f"cannot bind {term!r}")
 
 
+# As the SPARQL grammar (and Oxigraph) splits a query: a comment ends at \n or \r; an IRI holds any
+# character but <>"{}|^`\ and #x00-#x20; in code, a backslash escapes the next character of a prefixed
+# name (ex:a\#b, ex:a\'b). Reading any of these otherwise would hide code, e.g. a SERVICE, from the
+# checks that look for it (server.check_query), or bind a variable inside a prefixed name.
 _OPAQUE = re.compile(r"""
-    \#[^\n]*                             # comment
+    \#[^\r\n]*                           # comment
   | \"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"    # long strings
   | '\'\'(?:[^'\\]|\\.|'(?!''))*'\'\'
   | "(?:[^"\\\n]|\\.)*"                 # strings
   | '(?:[^'\\\n]|\\.)*'
-  | <[^<>"{}|^`\\\s]*>                    # IRIs
+  | <[^<>"{}|^`\\\x00-\x20]*>              # IRIs
+  | \\.                                 # an escaped character of a prefixed name
 """, re.X)
 
 
@@ -378,7 +383,15 @@ def _expand(curie: str) -> str:
 def convert(param: Param, value: str, resolver: Resolver) -> Any:
     """Check a raw value against its parameter type; return one RDF term."""
     text = value.strip()
+    if re.search(r"[\ud800-\udfff]", text):  # from the Python API, a JSON body or non-UTF-8 argv bytes
+        raise ParameterError(f"{param.name}={value!r} is not text: it holds a lone surrogate", hint="send UTF-8")
     if param.type == "thing":
+        if re.match(r"^https?://\S+$", text):
+            try:
+                ox.NamedNode(text)  # the engine would refuse the query the resolver writes with it
+            except ValueError as exc:
+                raise ParameterError(f"{param.name}={value!r} is not a valid IRI: {exc}",
+                                     hint="give the key, the name, or the full IRI of the thing") from None
         return resolver.resolve(param, text)
     if param.type == "text":
         folded = fold(text)
@@ -386,7 +399,7 @@ def convert(param: Param, value: str, resolver: Resolver) -> Any:
             raise ParameterError(f"{param.name}: give some letters or digits to search for")
         return ox.Literal(folded)
     if param.type == "date":
-        if not re.match(r"^\d{4}-\d{2}-\d{2}$", text):
+        if not re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", text):
             raise ParameterError(f"{param.name}={value!r} is not a date", hint="use YYYY-MM-DD, e.g. 2013-06-17")
         try:
             lit = date_literal(text)
@@ -394,11 +407,11 @@ def convert(param: Param, value: str, resolver: Resolver) -> Any:
             raise ParameterError(f"{param.name}={value!r}: {exc}") from None
         return ox.Literal(str(lit), datatype=ox.NamedNode(str(lit.datatype)))
     if param.type == "year":
-        if not re.match(r"^\d{4}$", text):
+        if not re.match(r"^[0-9]{4}$", text):
             raise ParameterError(f"{param.name}={value!r} is not a year", hint="use four digits, e.g. 2013")
         return ox.Literal(text)
     if param.type == "integer":
-        if not re.match(r"^-?\d{1,18}$", text):
+        if not re.match(r"^-?[0-9]{1,18}$", text):
             raise ParameterError(f"{param.name}={value!r} is not an integer")
         return ox.Literal(text, datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer"))
     if param.type == "enum":
