@@ -94,6 +94,45 @@ def tail(path: Path, n: int = 25) -> str:
         return ""
 
 
+def clean(base: Path) -> None:
+    """Delete a size's generated project and store (the JSON results and logs stay)."""
+    shutil.rmtree(base / "project", ignore_errors=True)
+    shutil.rmtree(base / "store", ignore_errors=True)
+    for stale in base.glob("store.*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
+def measure_targets(workdir: Path, label: str, args: argparse.Namespace, say) -> dict:
+    """The targets measured outside the size loop, each by its own script with a JSON output:
+    record validation and serve's start-up on the largest size's store, HTTP on the real graph."""
+    out: dict = {"size": label}
+    store = workdir / label / "store"
+    seconds = args.http_seconds or (3 if args.quick else 10)
+    jobs = [("record", ["bench.record", "--from-run", str(workdir), "--only", label, "--runs", "11" if args.quick else "21"], 600),
+            ("serve", ["bench.serve", "--store", str(store), "--runs", "3" if args.quick else "5"], 600),
+            ("http", ["bench.http", "--seconds", str(seconds)], 300 + 12 * (seconds + 3))]
+    for key, argv, timeout in jobs:
+        if key != "http" and not (store / "oxigraph").is_dir():
+            out[key] = {"error": "no store was written"}
+            continue
+        target = workdir / f"{key}.json"
+        t = time.perf_counter()
+        try:
+            done = subprocess.run([sys.executable, "-m", *argv, "--json", str(target)], cwd=REPO, timeout=timeout,
+                                  capture_output=True, text=True)
+            if done.returncode == 0 and target.exists():
+                out[key] = json.loads(target.read_text(encoding="utf-8"))
+            else:
+                out[key] = {"error": (done.stderr or done.stdout).strip().splitlines()[-1:] or [f"exit {done.returncode}"]}
+        except subprocess.TimeoutExpired:
+            out[key] = {"error": f"stopped after {timeout} s"}
+        say(f"targets: {key} in {time.perf_counter() - t:.0f} s" + (f" — {out[key]['error']}" if "error" in out[key] else ""))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default=None, help="comma-separated data sizes in triples (default 100k,1m; --quick: 10k,100k)")
@@ -112,7 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cheap-query", type=float, default=5.0, help="repeat a query only if its warm-up took less (s)")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--keep", action="store_true", help="keep the generated projects and stores")
+    ap.add_argument("--owlrl-ratio", type=float, default=None,
+                    help="give owlrl a CPU budget of this many times the rules engine's (--quick: 20, the target, on the largest size only)")
+    ap.add_argument("--owlrl-sizes", default=None,
+                    help="run owlrl only at these sizes, e.g. 10k,100k (default: every size; --quick: the largest)")
+    ap.add_argument("--targets", action="store_true",
+                    help="after the sizes, measure record validation, serve start-up and HTTP and print every target (on with --quick)")
+    ap.add_argument("--http-seconds", type=int, default=None, help="wrk duration per HTTP case (default 10; --quick: 3)")
     args = ap.parse_args(argv)
+    targets = args.targets or args.quick
 
     sizes = [parse_size(s) for s in (args.sizes or ("10k,100k" if args.quick else "100k,1m")).split(",") if s.strip()]
     runs = args.runs if args.runs is not None else (1 if args.quick else 3)
@@ -177,8 +224,16 @@ def main(argv: list[str] | None = None) -> int:
                 size["errors"].append(f"{argv[0]} worker {done['status']} after {done['seconds']:.0f} s:\n{tail(base / f'{key}.log')}")
             return done
 
+        last = target == sizes[-1]
+        owlrl = ["--owlrl-timeout", str(owlrl_timeout)]
+        owlrl_sizes = {parse_size(x) for x in args.owlrl_sizes.split(",")} if args.owlrl_sizes else None
+        if (args.quick and not last) or (owlrl_sizes is not None and target not in owlrl_sizes):
+            owlrl.append("--no-owlrl")  # --quick: the reasoning target is at the largest size only
+        ratio = args.owlrl_ratio if args.owlrl_ratio is not None else (20.0 if args.quick else None)
+        if ratio and (last or not args.quick):
+            owlrl += ["--owlrl-ratio", str(ratio)]
         b = step("build", ["build", "--project", str(project), "--store", str(store), "--stage-timeout", str(stage_timeout),
-                           "--owlrl-timeout", str(owlrl_timeout), "--cheap", str(args.cheap)], 6 * stage_timeout + 1800)
+                           *owlrl, "--cheap", str(args.cheap)], 6 * stage_timeout + 1800)
         bs = (size.get("build") or {}).get("stages", {})
         say(f"{label}: build worker {b['status']} in {b['seconds']:.0f} s — data {(size.get('build') or {}).get('graphs', {}).get('data')} triples; "
             + ", ".join(f"{k} {v.get('status')} {min(v['runs']) if v.get('runs') else v.get('ran_for', 0):.1f} s"
@@ -190,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                                "--timeout", str(query_timeout)], 4 * 3600 + 100 * query_timeout)
             say(f"{label}: queries (API + pyoxigraph) {q['status']} in {q['seconds']:.0f} s")
             save()
-            if not args.no_rdflib and (base / "query.json").exists():
+            if not args.no_rdflib and not (args.quick and last) and (base / "query.json").exists():
                 n_items = len(size.get("query", {}).get("items", []))
                 r = step("rdflib", ["rdflib", "--store", str(store), "--texts", str(base / "query.json"),
                                     "--timeout", str(rdflib_timeout), "--cheap", str(args.cheap_query)],
@@ -199,15 +254,13 @@ def main(argv: list[str] | None = None) -> int:
                 save()
         else:
             size["errors"].append("no store was written: queries not run")
-        if not args.keep:
-            shutil.rmtree(project, ignore_errors=True)
-            shutil.rmtree(store, ignore_errors=True)
-            for stale in base.glob("store.*"):
-                if stale.is_dir():
-                    shutil.rmtree(stale, ignore_errors=True)
-                else:
-                    stale.unlink(missing_ok=True)
+        if not args.keep and not (targets and last):
+            clean(base)
 
+    if targets:
+        run["targets"] = measure_targets(workdir, size_label(sizes[-1]), args, say)
+        if not args.keep:
+            clean(workdir / size_label(sizes[-1]))
     save()
     text = render_run(run)
     print()

@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--write", action="store_true", help="append the results to docs/benchmarks.md")
+    parser.add_argument("--json", type=Path, default=None, help="also write the measurements as JSON here")
     ns = parser.parse_args(argv)
     if not shutil.which("wrk"):
         sys.exit("bench.http needs wrk: apt-get install -y wrk")
@@ -175,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(name, measured, flush=True)
     table = render(results, ns)
     print(table)
+    if ns.json:
+        ns.json.write_text(json.dumps([{"request": name, "cached": warm, "uncached": cold, "oxigraph": ox}
+                                       for name, warm, cold, ox in results], indent=2), encoding="utf-8")
     if ns.write:
         path = ROOT / "docs" / "benchmarks.md"
         with path.open("a", encoding="utf-8") as f:

@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--from-run", type=Path, default=None,
                         help="a `python -m bench --keep` run folder: measure against its stores")
+    parser.add_argument("--only", default=None, help="with --from-run: only this size (e.g. 100k)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the measurements as JSON here")
     ns = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from bench.generate import generate, parse_size
@@ -66,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     if ns.from_run:
-        labels = sorted((p.name for p in ns.from_run.iterdir() if (p / "store").is_dir()), key=parse_size)
+        labels = sorted((p.name for p in ns.from_run.iterdir() if (p / "store").is_dir()
+                         and (ns.only is None or p.name == ns.only)), key=parse_size)
     else:
         labels = ns.sizes.split(",")
     for label in labels:
@@ -114,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
             del steward, store
     text = render(rows, ns)
     print(text)
+    if ns.json:
+        ns.json.write_text(json.dumps([{"size": label, "triples": triples, "case": name, "outcome": outcome,
+                                        "median_ms": statistics.median(times) * 1000, "min_ms": min(times) * 1000,
+                                        "max_ms": max(times) * 1000, "runs": len(times)}
+                                       for label, triples, name, outcome, times, _ in rows], indent=2), encoding="utf-8")
     if ns.write:
         with (ROOT / "docs" / "benchmarks.md").open("a", encoding="utf-8") as f:
             f.write("\n" + text)

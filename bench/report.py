@@ -211,6 +211,105 @@ def parse_note(rdf: dict) -> str:
             f"{fmt_s(min(parses))}–{fmt_s(max(parses))} per query.")
 
 
+def _total_seconds(stages: dict) -> tuple[float, bool]:
+    text = total_cell(stages)
+    lower = text.startswith("> ")
+    total = 0.0
+    reasoner = "reason_rules" if stages.get("reason_rules", {}).get("status") == "ok" else "reason_owlrl"
+    for name in ("load", reasoner, "validate", "index", "store"):
+        st = stages.get(name) or {}
+        total += (med(st.get("runs") or []) or 0.0) if st.get("status") == "ok" else (st.get("ran_for") or 0.0)
+    return total, lower
+
+
+def target_rows(run: dict) -> list[tuple[str, str, str, str]]:
+    """(target, measured, ratio or figure, verdict) for every target of issue 6 the run measured."""
+    sizes = run["sizes"]
+    labels = list(sizes)
+    rows: list[tuple[str, str, str, str]] = []
+    largest = labels[-1] if labels else None
+
+    def verdict(ok: bool | None, where: str = "") -> str:
+        text = "–" if ok is None else ("met" if ok else "**not met**")
+        return text + (f" ({where})" if where else "")
+
+    # 1. stored queries: API ÷ pyoxigraph at the largest size (the target is at 1M)
+    if largest:
+        qrows = [r for r in query_rows(sizes[largest]) if r["api_ratio"]]
+        if qrows:
+            g = geomean([r["api_ratio"] for r in qrows])
+            worst = max(qrows, key=lambda r: r["api_ratio"])
+            rows.append(("stored query, warm, API ÷ pyoxigraph on the same store: ≤ 1.2× at 1M",
+                         f"{largest}: {len(qrows)} examples; worst {worst['query']} {args_text(worst['args'])} "
+                         f"{fmt_ratio(worst['api_ratio'])}",
+                         f"geomean {g:.2f}×", verdict(g <= 1.2, "" if largest == "1m" else f"measured at {largest}")))
+    # 2. reasoning: owlrl ÷ rules at 100k (CPU)
+    label = "100k" if "100k" in sizes else largest
+    if label:
+        st = (sizes[label].get("build") or {}).get("stages", {})
+        rules, owl = st.get("reason_rules") or {}, st.get("reason_owlrl") or {}
+        r_cpu = med([c for c in rules.get("cpu_runs") or [] if c])
+        if r_cpu and owl.get("status") == "ok":
+            o_cpu = med([c for c in owl.get("cpu_runs") or [] if c]) or 0
+            same = "same triples" if not owl.get("only_owlrl") and not owl.get("only_rules") else "DIFFERENT triples"
+            rows.append(("OWL 2 RL reasoning ≥ 20× faster than owlrl at 100k, same triples",
+                         f"{label}: rules {fmt_s(r_cpu)} CPU, owlrl {fmt_s(o_cpu)} CPU ({same})",
+                         f"{o_cpu / r_cpu:.1f}×", verdict(o_cpu / r_cpu >= 20, "" if label == "100k" else f"at {label}")))
+        elif r_cpu and owl.get("status") == "timeout":
+            o_cpu = owl.get("cpu_ran_for") or owl.get("ran_for") or 0
+            rows.append(("OWL 2 RL reasoning ≥ 20× faster than owlrl at 100k, same triples",
+                         f"{label}: rules {fmt_s(r_cpu)} CPU; owlrl stopped after {fmt_s(o_cpu)} CPU, unfinished",
+                         f"≥ {o_cpu / r_cpu:.1f}×", verdict(o_cpu / r_cpu >= 19.9, "same triples: tests/test_reasoning.py")))
+    # 3. build ≤ 60 s at 1M
+    if largest:
+        total, lower = _total_seconds((sizes[largest].get("build") or {}).get("stages", {}))
+        if total:
+            rows.append(("build (load + reason + validate + index + store) ≤ 60 s at 1M",
+                         f"{largest}: {'> ' if lower else ''}{fmt_s(total)}", f"{total / 60:.2f}× the budget",
+                         verdict(None if largest != "1m" else (not lower and total <= 60),
+                                 "" if largest == "1m" else f"measured at {largest} only")))
+    targets = run.get("targets") or {}
+    rec = targets.get("record")
+    if isinstance(rec, list) and rec:
+        worst = max(rec, key=lambda r: r["median_ms"])
+        rows.append(("one new record validated ≤ 50 ms median, whatever the store size",
+                     f"{worst['size']} ({fmt_n(worst['triples'])} triples): slowest case “{worst['case']}”",
+                     f"{worst['median_ms']:.1f} ms median", verdict(worst["median_ms"] <= 50)))
+    srv = targets.get("serve")
+    if isinstance(srv, list) and srv:
+        m = srv[0]["median"]
+        rows.append(("`serve` ready ≤ 1 s after start on a persisted store, RSS ≤ 1 GB (target at 1M)",
+                     f"{fmt_n(srv[0]['triples'])} triples: ready {m['ready']:.2f} s; RSS {m['rss_used'] / 2**20:.0f} MB "
+                     f"after requests", f"{m['ready']:.2f} s · {m['rss_used'] / 2**30:.2f} GB",
+                     verdict(m["ready"] <= 1.0 and m["rss_used"] <= 2**30)))
+    http = targets.get("http")
+    if isinstance(http, list) and http:
+        for h in http:
+            ox = h.get("oxigraph")
+            if not ox:
+                continue
+            warm, cold = h["cached"]["rps"] / ox["rps"], h["uncached"]["rps"] / ox["rps"]
+            rows.append((f"HTTP ≥ 1.0× the oxigraph server's req/s, 8 clients: {h['request']}",
+                         f"real graph: {h['cached']['rps']:.0f} req/s cached (p99 {h['cached']['p99']:.1f} ms), "
+                         f"{h['uncached']['rps']:.0f} uncached (p99 {h['uncached']['p99']:.1f} ms); oxigraph "
+                         f"{ox['rps']:.0f} (p99 {ox['p99']:.1f} ms)",
+                         f"{warm:.2f}× cached · {cold:.2f}× uncached",
+                         verdict(warm >= 1.0, "as shipped" if cold >= 1.0 else "as shipped; uncached not met")))
+    for key in ("record", "serve", "http"):
+        if isinstance(targets.get(key), dict) and targets[key].get("error"):
+            rows.append((key, f"not measured: {targets[key]['error']}", "–", "–"))
+    return rows
+
+
+def render_targets(run: dict) -> str:
+    rows = target_rows(run)
+    if not rows:
+        return ""
+    lines = ["### Targets (issue 6)", "", "| target | measured | ratio / figure | verdict |", "| --- | --- | ---: | --- |"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines + [""])
+
+
 def render_run(run: dict) -> str:
     meta = run["meta"]
     lines = [f"## {meta['date_utc']} — `{meta['command']}`", ""]
@@ -226,6 +325,9 @@ def render_run(run: dict) -> str:
         "",
     ]
     sizes = run["sizes"]
+    targets = render_targets(run)
+    if targets:
+        lines += [targets]
 
     lines += ["### Build stages", "",
               "| size | data triples | inferred | load | reason (rules, build's default) | reason (owlrl) | "

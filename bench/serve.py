@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--store", action="append", type=Path, help="a built store (repeatable; default: the real graph)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--write", action="store_true", help="append the table to docs/benchmarks.md")
+    ap.add_argument("--json", type=Path, default=None, help="also write the measurements as JSON here")
     ns = ap.parse_args(argv)
     stores = ns.store
     tmp = None
@@ -142,10 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     startup = python_startup(ns.runs)
     lines = ["| store (triples) | ready, median (min–max) | first pôle page | first /sparql | RSS ready | RSS after requests | targets |",
              "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    measured = []
     for store in stores:
         pole = first_pole(store)
         results = [one_run(store, pole) for _ in range(ns.runs)]
         med = {k: statistics.median(r[k] for r in results) for k in results[0]}
+        measured.append({"store": str(store), "triples": triples(store), "runs": results, "median": med,
+                         "python_startup": startup})
         ready = [r["ready"] for r in results]
         met = ("met" if med["ready"] <= 1.0 else "NOT met") + " / " + ("met" if med["rss_used"] <= 1 << 30 else "NOT met")
         lines.append(f"| {store.name if store.name != 'store' else store.parent.name} ({triples(store):,}) "
@@ -158,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
               f"- Machine: {cores} cores; Python {sys.version.split()[0]}; {ns.runs} runs per store; response cache off\n"
               f"- Python start-up alone (`python -c 'import pole_graph.server, uvicorn'`): {startup:.2f} s median\n\n")
     print(header + table)
+    if ns.json:
+        import json
+
+        ns.json.write_text(json.dumps(measured, indent=2), encoding="utf-8")
     if ns.write:
         with open(ROOT / "docs" / "benchmarks.md", "a", encoding="utf-8") as f:
             f.write(header + table + "\n")
