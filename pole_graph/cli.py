@@ -228,6 +228,7 @@ def cmd_export(ns: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
 
 
 def cmd_serve(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from .limits import uvicorn_options
     from .server import create_app, get
     from .store import GraphStore
 
@@ -256,7 +257,8 @@ def cmd_serve(ns: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     host, port = sock.getsockname()[:2]
     source = remote_shown(settings.endpoint) if settings.endpoint else settings.store
     print(f"pole-graph {__version__}: serving {source} on http://{host}:{port}/ (Ctrl-C stops)", file=out, flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                            **uvicorn_options(settings))  # the URL and header caps, enforced while parsing
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 

@@ -42,6 +42,7 @@ from .executor import QueryPool, QueryTimeout
 from .formats import (
     HTML, RDF_FORMATS, RESULT_FORMATS, negotiate, parse_accept, serialize_result, serialize_triples,
 )
+from .limits import ClientBudget, LimitError, RequestLimits, check_terms, check_values, metered
 from .namespaces import BASE, GRAPH_INFERRED, PREFIXES, shorten
 from .pages import bar_chart, environment, tile_map, word
 from .project import Project
@@ -208,10 +209,13 @@ async def on_error(request: Request, exc: Exception) -> Response:
         status, detail, hint = 500, "internal error (logged on the server)", None
     title = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
              406: "Not Acceptable", 409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
-             422: "Unprocessable Content", 503: "Service Unavailable"}.get(status, "Error")
+             414: "URI Too Long", 422: "Unprocessable Content", 429: "Too Many Requests",
+             431: "Request Header Fields Too Large", 503: "Service Unavailable"}.get(status, "Error")
     headers = {"WWW-Authenticate": 'Bearer realm="pole-graph SPARQL update"'} if status == 401 else {}
     if status == 405:
         headers["Allow"] = "GET, HEAD, POST, OPTIONS"
+    if isinstance(exc, LimitError):
+        headers.update(exc.headers())
     if wants_html(request):
         response = render(request, "error.html", status=status, title=f"{status} {title}", detail=detail, hint=hint)
         response.headers.update(headers)
@@ -651,6 +655,9 @@ async def sparql(request: Request) -> Response:
         err.http_status = 413
         raise err
     params = _sparql_params(request, body)
+    for key in ("default-graph-uri", "named-graph-uri", "using-graph-uri", "using-named-graph-uri"):
+        for iri in params.get(key, []):
+            check_values({key: iri}, {key}, state.settings)
     queries, updates = params.get("query", []), params.get("update", [])
     if len(queries) > 1 or len(updates) > 1:
         raise UsageError("give one query (or one update) per request")
@@ -709,8 +716,10 @@ def _query(request: Request, state: AppState, text: str, params: dict[str, list[
     if not forced and negotiate(accept, list(RESULT_MEDIA)) is None and negotiate(accept, RDF_MEDIA + [RDF_FORMATS["nq"][1]]) is None:
         return not_acceptable(list(RESULT_MEDIA) + RDF_MEDIA + [RDF_FORMATS["nq"][1]])  # before any work
     if pool is not None:
-        answer = pool.run(text, result_format=result_format, rdf_format=rdf_ext,
-                          default_graphs=default_graphs, named_graphs=named_graphs, base_iri=base_iri)
+        with metered(request) as measure:
+            answer = pool.run(text, result_format=result_format, rdf_format=rdf_ext,
+                              default_graphs=default_graphs, named_graphs=named_graphs, base_iri=base_iri)
+            measure.seconds = answer.seconds  # the worker's own time, not the wait for a free one
         headers = {"Vary": "Accept"}
         if answer.truncated:
             headers["X-Result-Truncated"] = str(state.settings.max_rows)
@@ -723,7 +732,8 @@ def _query(request: Request, state: AppState, text: str, params: dict[str, list[
     if named_graphs is not None:
         kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
     try:
-        result = to_result(store.db.query(text, **kwargs))
+        with metered(request):
+            result = to_result(store.db.query(text, **kwargs))
     except SyntaxError as exc:
         raise QueryError(f"SPARQL syntax error: {exc}") from None
     if result.triples is not None:
@@ -762,7 +772,9 @@ def _query_page(request: Request, state: AppState, text: str, params: dict[str, 
                 pool = state.pool
             default = None if names_dataset else [g.value for g in KNOWLEDGE_GRAPH]
             if pool is not None:
-                answer = pool.run(text, result_format="json", default_graphs=default)
+                with metered(request) as measure:
+                    answer = pool.run(text, result_format="json", default_graphs=default)
+                    measure.seconds = answer.seconds
                 data = json.loads(answer.body)
                 if "boolean" in data:
                     context["boolean"] = data["boolean"]
@@ -771,10 +783,10 @@ def _query_page(request: Request, state: AppState, text: str, params: dict[str, 
                     context["truncated"] = answer.truncated
             else:
                 try:
-                    solutions = store.db.query(text, **({"default_graph": KNOWLEDGE_GRAPH} if default else {}))
+                    with metered(request):
+                        result = to_result(store.db.query(text, **({"default_graph": KNOWLEDGE_GRAPH} if default else {})))
                 except SyntaxError as exc:
                     raise QueryError(f"SPARQL syntax error: {exc}") from None
-                result = to_result(solutions)
                 if result.boolean is not None:
                     context["boolean"] = result.boolean
                 elif result.triples is None:
@@ -922,7 +934,7 @@ async def api_list(request: Request) -> Response:
 async def api_query(request: Request) -> Response:
     state: AppState = request.app.state.pg
     name = request.path_params["name"]
-    state.catalogue.get(name)
+    stored = state.catalogue.get(name)
     args = dict(request.query_params)
     if request.method == "POST":
         ctype = (request.headers.get("content-type") or "").split(";")[0].strip()
@@ -937,6 +949,7 @@ async def api_query(request: Request) -> Response:
         else:
             form = await request.form()
             args.update({k: str(v) for k, v in form.items()})
+    check_values(args, {p.name for p in stored.params if p.type == "thing"}, state.settings)  # before any conversion
     control = {k: args.pop(k) for k in ("lang", "page", "per_page", "format") if k in args}
     lang = control.get("lang") if control.get("lang") in ("fr", "en") else language(request)
     try:
@@ -962,7 +975,8 @@ async def api_query(request: Request) -> Response:
     def run() -> QueryResult:
         store = state.fresh()
         if key not in state.cache:
-            result = run_stored(store, state.catalogue, name, args, lang, state.resolver)
+            with metered(request):
+                result = run_stored(store, state.catalogue, name, args, lang, state.resolver)
             state.cache[key] = result
             return result
         return state.cache[key]
@@ -1147,8 +1161,9 @@ async def api_validate(request: Request) -> Response:
 
         def check():
             steward = state.steward()
-            report, _ = steward.check(steward.read(paths, request.query_params.get("input_format"),
-                                                   request.query_params.get("type")), lang)
+            submission = steward.read(paths, request.query_params.get("input_format"), request.query_params.get("type"))
+            check_terms(submission.records, state.settings)
+            report, _ = steward.check(submission, lang)
             return report
 
         report = await run_in_threadpool(check)
@@ -1192,6 +1207,8 @@ def create_app(settings: Settings | None = None, project: Project | None = None)
 
     if settings.response_cache:
         app.add_middleware(ResponseCache, state=state)
+    app.add_middleware(RequestLimits, settings=settings, refuse=on_error)
+    app.add_middleware(ClientBudget, settings=settings, refuse=on_error)
     app.add_middleware(Guard)
     return app
 

@@ -34,6 +34,15 @@ SETTINGS_DOC = {
     "graph_store_endpoint": ("POLE_GRAPH_GRAPH_STORE_ENDPOINT", "Graph Store Protocol URL of the remote server, used by push to upload (default: /store for an endpoint at /query, as Oxigraph; else uploads go through SPARQL updates).", None),
     "endpoint_auth": ("POLE_GRAPH_ENDPOINT_AUTH", "Credentials for the remote server: basic:USER:PASSWORD or bearer:TOKEN (environment only; never printed).", None),
     "connect_timeout": ("POLE_GRAPH_CONNECT_TIMEOUT", "Seconds to wait for a connection to the remote server (reads then wait up to the query timeout).", "5"),
+    "max_url": ("POLE_GRAPH_MAX_URL", "Longest request target (path and query string) the server accepts, in bytes (414 beyond).", "8192"),
+    "max_header": ("POLE_GRAPH_MAX_HEADER", "Longest single request header line, in bytes (431 beyond).", "8192"),
+    "max_headers": ("POLE_GRAPH_MAX_HEADERS", "Most bytes of request headers in all (431 beyond).", "32768"),
+    "max_iri": ("POLE_GRAPH_MAX_IRI", "Longest IRI in a query parameter (400 beyond) or an uploaded record (413), in characters.", "4096"),
+    "max_literal": ("POLE_GRAPH_MAX_LITERAL", "Longest literal in a query parameter (400 beyond) or an uploaded record (413), in characters.", "65536"),
+    "budget_window": ("POLE_GRAPH_BUDGET_WINDOW", "Seconds of the rolling window of each client's budgets.", "60"),
+    "budget_query_time": ("POLE_GRAPH_BUDGET_QUERY_TIME", "Seconds of query time one client may spend per window on /sparql and /api/queries (429 beyond; 0: no limit).", "120"),
+    "budget_errors": ("POLE_GRAPH_BUDGET_ERRORS", "Error answers (4xx, 5xx) one client may receive per window (429 beyond; 0: no limit).", "60"),
+    "trusted_proxies": ("POLE_GRAPH_TRUSTED_PROXIES", "Comma-separated addresses of reverse proxies whose X-Forwarded-For names the client (default: none; the client is the peer address).", None),
 }
 
 
@@ -63,6 +72,15 @@ class Settings:
     graph_store_endpoint: str | None = None
     endpoint_auth: str | None = field(default=None, repr=False)
     connect_timeout: float = 5.0
+    max_url: int = 8192
+    max_header: int = 8192
+    max_headers: int = 32_768
+    max_iri: int = 4096
+    max_literal: int = 65_536
+    budget_window: float = 60.0
+    budget_query_time: float = 120.0
+    budget_errors: int = 60
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.lang not in ("fr", "en"):
@@ -73,13 +91,17 @@ class Settings:
             raise UsageError("the query timeout must be a positive number of seconds")
         if not 0 <= self.port < 65536:
             raise UsageError(f"port {self.port} is not between 0 and 65535")
-        for name in ("max_rows", "max_body", "max_query"):
+        for name in ("max_rows", "max_body", "max_query", "max_url", "max_header", "max_headers", "max_iri", "max_literal"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1")
         if self.query_workers < 0:
             raise UsageError("query_workers cannot be negative")
         if not self.connect_timeout > 0:
             raise UsageError("the connect timeout must be a positive number of seconds")
+        if not self.budget_window > 0:
+            raise UsageError("the budget window must be a positive number of seconds")
+        if self.budget_query_time < 0 or self.budget_errors < 0:
+            raise UsageError("a client budget cannot be negative (0 turns it off)")
         if self.endpoint:
             from .remote import Endpoints  # checks the URLs and the credentials' form
 
@@ -106,7 +128,8 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
     for key in ("store", "project"):
         if isinstance(out.get(key), str):
             out[key] = Path(out[key])  # type: ignore[arg-type]
-    for key in ("port", "query_workers", "max_rows", "max_body", "max_query"):
+    for key in ("port", "query_workers", "max_rows", "max_body", "max_query", "max_url", "max_header", "max_headers",
+                "max_iri", "max_literal", "budget_errors"):
         if isinstance(out.get(key), str):
             try:
                 out[key] = int(out[key])  # type: ignore[arg-type]
@@ -117,7 +140,9 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
         if flag not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
             raise UsageError(f"POLE_GRAPH_RESPONSE_CACHE: not a yes/no value: {out['response_cache']!r}")
         out["response_cache"] = flag in ("1", "true", "yes", "on")
-    for key in ("query_timeout", "connect_timeout"):
+    if isinstance(out.get("trusted_proxies"), str):
+        out["trusted_proxies"] = tuple(a.strip() for a in str(out["trusted_proxies"]).split(",") if a.strip())
+    for key in ("query_timeout", "connect_timeout", "budget_window", "budget_query_time"):
         if isinstance(out.get(key), str):
             try:
                 out[key] = float(out[key])  # type: ignore[arg-type]
