@@ -513,12 +513,27 @@ class Steward:
                                (GRAPH_INDEX, plan.names), (GRAPH_HISTORY, history)):
             if triples:
                 parts.append("INSERT DATA { GRAPH <%s> {\n%s\n} }" % (graph, "\n".join(_nt(t) for t in triples)))
-        self.db.update(";\n".join(parts))  # one update request: one transaction, all or nothing
-        self.db.flush()
-        from .store import mark_updated
+        from .store import mark_updated, write_error
 
-        if self.store.path is not None and (Path(self.store.path) / "build.json").exists():
-            self.store.info = mark_updated(self.store.path, "steward")
+        path = self.store.path
+        try:
+            # build.json first: servers reopen the store when it changes, after this writer lets go
+            # of the lock (their snapshot waits for it); marked after the transaction, a crash in
+            # between would leave a change that no running server ever sees.
+            if path is not None and (Path(path) / "build.json").exists():
+                self.store.info = mark_updated(path, "steward")
+            self.db.update(";\n".join(parts))  # one update request: one transaction, all or nothing
+        except OSError as exc:
+            if path is None:  # a remote store: its own errors
+                raise
+            raise write_error(path, exc, "nothing was written") from exc
+        try:
+            self.db.flush()
+        except OSError as exc:
+            if path is None:
+                raise
+            raise write_error(path, exc, "the change is committed to the store's log; the store opens with it "
+                                         "once the disk has room") from exc
         return activity
 
     # ---- retraction ----------------------------------------------------------------------------
@@ -695,4 +710,9 @@ def open_for_writing(path: Path) -> GraphStore:
         raise StoreMissingError(f"{path}: no store here", hint="run `pole-graph build` first, or pass --store PATH")
     info_path = path / INFO_FILE
     info = _json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
-    return GraphStore(path, ox.Store(str(path / DB_DIR)), info)
+    try:
+        db = ox.Store(str(path / DB_DIR))
+    except OSError as exc:  # RocksDB writes as it opens (its manifest, options and log)
+        from .store import write_error
+        raise write_error(path, exc, "nothing was written") from exc
+    return GraphStore(path, db, info)

@@ -9,6 +9,7 @@ A store folder holds ``oxigraph/`` (the database) and ``build.json`` (what was b
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -22,7 +23,7 @@ from typing import Any, Callable, Iterator, Mapping
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
-from .errors import StoreLockedError, StoreMissingError
+from .errors import PoleGraphError, StoreLockedError, StoreMissingError
 from .namespaces import ASSERTED_GRAPHS, GRAPH_INFERRED, GRAPH_SHAPES
 
 DB_DIR = "oxigraph"
@@ -158,33 +159,60 @@ def graph_to_ntriples(graph: Graph) -> bytes:
 def write_store(path: Path, graphs: Mapping[URIRef, Graph], info: dict) -> dict[str, int]:
     """Write a new store at ``path`` from named graphs, replacing any previous one atomically.
 
-    Returns the number of triples per graph, read back from the new store.
+    Returns the number of triples per graph, read back from the new store. A full disk (or any
+    other failure to write) is a PoleGraphError naming it, and leaves the previous store as it was.
     """
     path = Path(path)
-    with writer_lock(path):
-        _recover(path)
-        staging = path.parent / f"{path.name}.new-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
+    try:
+        with writer_lock(path):
+            return _write_store(path, graphs, info)
+    except OSError as exc:
+        raise write_error(path, exc, "the previous store is unchanged") from exc
+
+
+def _write_store(path: Path, graphs: Mapping[URIRef, Graph], info: dict) -> dict[str, int]:
+    _recover(path)
+    for stale in path.parent.glob(path.name + ".new-*"):  # left by writers killed mid-build: none is live, we hold the lock
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = path.parent / f"{path.name}.new-{os.getpid()}"
+    store = None
+    try:
         staging.mkdir(parents=True)
-        try:
-            store = ox.Store(str(staging / DB_DIR))
-            for name, graph in graphs.items():
-                store.bulk_load(graph_to_ntriples(graph), ox.RdfFormat.N_TRIPLES,
-                                to_graph=ox.NamedNode(str(name)))
-            store.flush()
-            counts = {str(name): _count(store, name) for name in graphs}
-            del store
-            info = dict(info, counts=counts, written=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-            (staging / INFO_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
-            old = path.parent / f"{path.name}.old-{os.getpid()}"
-            if path.exists():
-                path.rename(old)
-            staging.rename(path)
-            shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        store = ox.Store(str(staging / DB_DIR))
+        for name, graph in graphs.items():
+            store.bulk_load(graph_to_ntriples(graph), ox.RdfFormat.N_TRIPLES,
+                            to_graph=ox.NamedNode(str(name)))
+        store.flush()
+        counts = {str(name): _count(store, name) for name in graphs}
+        store = None
+        info = dict(info, counts=counts, written=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        (staging / INFO_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
+        old = path.parent / f"{path.name}.old-{os.getpid()}"
+        if path.exists():
+            path.rename(old)
+        staging.rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        store = None  # closed before its files go, so their space comes back now
+        shutil.rmtree(staging, ignore_errors=True)
+        _recover(path)
+        raise
     return counts
+
+
+def write_error(path: Path | None, exc: OSError, state: str) -> PoleGraphError:
+    """An OSError met while writing the store at ``path`` (RocksDB's come without errno, its text
+    names the cause), as a message that says what happened to the store and what to do."""
+    text = str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text or "quota exceeded" in text:
+        what, hint = "no space left on the disk", f"free some space on the disk that holds {path}, then run the command again"
+    elif exc.errno == errno.EFBIG or "File too large" in text:
+        what, hint = "a file grew past the size limit", "raise the file size limit (ulimit -f), then run the command again"
+    else:
+        what, hint = "the disk refused a write", "check the disk and the folder's permissions, then run the command again"
+    error = PoleGraphError(f"{path}: cannot write the store: {what} ({exc.strerror or text}); {state}", hint=hint)
+    error.http_status = 507
+    return error
 
 
 def mark_updated(path: Path, by: str) -> dict:
@@ -198,8 +226,12 @@ def mark_updated(path: Path, by: str) -> dict:
     info["updated_by"] = by
     info["revision"] = int(info.get("revision", 0)) + 1
     staging = info_path.with_name(INFO_FILE + ".tmp")
-    staging.write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
-    staging.replace(info_path)
+    try:
+        staging.write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
+        staging.replace(info_path)
+    except OSError:
+        staging.unlink(missing_ok=True)  # a half-written copy (full disk): the old build.json stands
+        raise
     return info
 
 
