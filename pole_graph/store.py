@@ -156,8 +156,13 @@ def graph_to_ntriples(graph: Graph) -> bytes:
     return graph.serialize(format="nt", encoding="utf-8")
 
 
-def write_store(path: Path, graphs: Mapping[URIRef, Graph], info: dict) -> dict[str, int]:
+def write_store(path: Path, graphs: Mapping[URIRef, Graph], info: dict,
+                check: Callable[[ox.Store], None] | None = None) -> dict[str, int]:
     """Write a new store at ``path`` from named graphs, replacing any previous one atomically.
+
+    ``check``, if given, is called with the new store once it is loaded and before it replaces
+    the previous one; an exception from it (e.g. the graph does not conform) leaves the previous
+    store as it was.
 
     Returns the number of triples per graph, read back from the new store. A full disk (or any
     other failure to write) is a PoleGraphError naming it, and leaves the previous store as it was.
@@ -165,12 +170,13 @@ def write_store(path: Path, graphs: Mapping[URIRef, Graph], info: dict) -> dict[
     path = Path(path)
     try:
         with writer_lock(path):
-            return _write_store(path, graphs, info)
+            return _write_store(path, graphs, info, check)
     except OSError as exc:
         raise write_error(path, exc, "the previous store is unchanged") from exc
 
 
-def _write_store(path: Path, graphs: Mapping[URIRef, Graph], info: dict) -> dict[str, int]:
+def _write_store(path: Path, graphs: Mapping[URIRef, Graph], info: dict,
+                 check: Callable[[ox.Store], None] | None = None) -> dict[str, int]:
     _recover(path)
     for stale in path.parent.glob(path.name + ".new-*"):  # left by writers killed mid-build: none is live, we hold the lock
         shutil.rmtree(stale, ignore_errors=True)
@@ -183,6 +189,8 @@ def _write_store(path: Path, graphs: Mapping[URIRef, Graph], info: dict) -> dict
             store.bulk_load(graph_to_ntriples(graph), ox.RdfFormat.N_TRIPLES,
                             to_graph=ox.NamedNode(str(name)))
         store.flush()
+        if check is not None:
+            check(store)
         counts = {str(name): _count(store, name) for name in graphs}
         store = None
         info = dict(info, counts=counts, written=time.strftime("%Y-%m-%dT%H:%M:%S%z"))

@@ -146,6 +146,27 @@ def test_a_shape_violation_fails_the_build_with_exit_1_and_writes_nothing(projec
     assert not store_path.exists()
 
 
+@pytest.mark.parametrize("validator", ["sparql", "pyshacl"])
+def test_a_shape_violation_leaves_the_previous_store_as_it_was(project_copy, tmp_path, validator):
+    """The SPARQL validator runs on the new store before it replaces the old one; pySHACL before
+    anything is written: either way a violation leaves the previous store byte for byte."""
+    from pole_graph.errors import NotConformantError
+
+    store_path = tmp_path / "store"
+    report = build(Project.discover(project_copy), store_path, validator=validator)
+    assert report.validation is not None and report.validation.conforms and "validate" in report.stages
+    before, info = dump(store_path), (store_path / "build.json").read_bytes()
+
+    def edit(rows, fields):
+        rows[0]["until"] = "2001"  # before its phase (2005-2008)
+    rewrite(project_copy / "data" / "labellings.csv", edit)
+    with pytest.raises(NotConformantError, match="falls outside its phase"):
+        build(Project.discover(project_copy), store_path, validator=validator)
+    assert dump(store_path) == before
+    assert (store_path / "build.json").read_bytes() == info
+    assert not list(tmp_path.glob("store.new-*")), "a staging store was left behind"
+
+
 def test_two_writers_cannot_build_at_once(built, project, tmp_path):
     from pole_graph.errors import StoreLockedError
     from pole_graph.store import writer_lock
