@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="give owlrl a CPU budget of this many times the rules engine's (--quick: 20, the target, on the largest size only)")
     ap.add_argument("--owlrl-sizes", default=None,
                     help="run owlrl only at these sizes, e.g. 10k,100k (default: every size; --quick: the largest)")
+    ap.add_argument("--pyshacl-sizes", default=None,
+                    help="run the pySHACL reference validation only at these sizes (default: every size; --quick: the smallest)")
+    ap.add_argument("--pyshacl-timeout", type=float, default=None, help="seconds for pySHACL (default: the stage timeout)")
     ap.add_argument("--targets", action="store_true",
                     help="after the sizes, measure record validation, serve start-up and HTTP and print every target (on with --quick)")
     ap.add_argument("--http-seconds", type=int, default=None, help="wrk duration per HTTP case (default 10; --quick: 3)")
@@ -232,8 +235,14 @@ def main(argv: list[str] | None = None) -> int:
         ratio = args.owlrl_ratio if args.owlrl_ratio is not None else (20.0 if args.quick else None)
         if ratio and (last or not args.quick):
             owlrl += ["--owlrl-ratio", str(ratio)]
+        pyshacl_sizes = ({parse_size(x) for x in args.pyshacl_sizes.split(",")} if args.pyshacl_sizes
+                         else ({sizes[0]} if args.quick else None))
+        if pyshacl_sizes is not None and target not in pyshacl_sizes:
+            owlrl.append("--no-pyshacl")
+        if args.pyshacl_timeout:
+            owlrl += ["--pyshacl-timeout", str(args.pyshacl_timeout)]
         b = step("build", ["build", "--project", str(project), "--store", str(store), "--stage-timeout", str(stage_timeout),
-                           *owlrl, "--cheap", str(args.cheap)], 6 * stage_timeout + 1800)
+                           *owlrl, "--cheap", str(args.cheap)], 7 * stage_timeout + 1800)
         bs = (size.get("build") or {}).get("stages", {})
         say(f"{label}: build worker {b['status']} in {b['seconds']:.0f} s — data {(size.get('build') or {}).get('graphs', {}).get('data')} triples; "
             + ", ".join(f"{k} {v.get('status')} {min(v['runs']) if v.get('runs') else v.get('ran_for', 0):.1f} s"

@@ -331,28 +331,30 @@ def render_run(run: dict) -> str:
 
     lines += ["### Build stages", "",
               "| size | data triples | inferred | load | reason (rules, build's default) | reason (owlrl) | "
-              "validate (pySHACL) | name index | store (pyoxigraph) | total (as build() runs it) |",
-              "| --- | ---: | ---: | --- | --- | --- | --- | --- | --- | ---: |"]
+              "validate (SPARQL, build's default) | validate (pySHACL) | name index | store (pyoxigraph) | total (as build() runs it) |",
+              "| --- | ---: | ---: | --- | --- | --- | --- | --- | --- | --- | ---: |"]
     for label, s in sizes.items():
         b = s.get("build") or {}
         st = b.get("stages", {})
         g = b.get("graphs", {})
-        v = st.get("validate")
-        vcell = cell(v)
-        if v and v.get("status") == "ok":
-            if v.get("pyshacl_seconds") is not None:
-                vcell += f"; pySHACL alone {fmt_s(v['pyshacl_seconds'])}"
-            if v.get("on") == "asserted only":
-                vcell += " — on asserted only"
-            if not v.get("conforms"):
-                vcell += f" — {v.get('violations')} violations"
+        def vcell_of(v: dict | None) -> str:
+            text = cell(v) if not (v and v.get("status") == "skipped") else "not run"
+            if v and v.get("status") == "ok":
+                if v.get("pyshacl_seconds") is not None:
+                    text += f"; pySHACL alone {fmt_s(v['pyshacl_seconds'])}"
+                if v.get("on") == "asserted only":
+                    text += " — on asserted only"
+                if not v.get("conforms"):
+                    text += f" — {v.get('violations')} violations"
+            return text
+        vcell, pcell = vcell_of(st.get("validate")), vcell_of(st.get("validate_pyshacl"))
         ocell = cell(st.get("reason_owlrl") or st.get("reason"))
         o = st.get("reason_owlrl") or {}
         if o.get("status") == "ok" and "only_owlrl" in o:
             same = not o.get("only_owlrl") and not o.get("only_rules")
             ocell += " — same triples as rules" if same else f" — differs (+{o['only_owlrl']}/−{o['only_rules']})"
         lines.append(f"| {label} | {fmt_n(g.get('data'))} | {fmt_n(g.get('inferred'))} | {cell(st.get('load'))} | "
-                     f"{cell(st.get('reason_rules'))} | {ocell} | {vcell} | {cell(st.get('index'))} | "
+                     f"{cell(st.get('reason_rules'))} | {ocell} | {vcell} | {pcell} | {cell(st.get('index'))} | "
                      f"{cell(st.get('store'))} | {total_cell(st)} |")
     lines.append("")
 
@@ -424,9 +426,9 @@ def render_run(run: dict) -> str:
                   + (f"; {n_to} timed out" if n_to else "") + ").", ""]
 
     lines += ["### Peak memory (RSS)", "",
-              "| size | build process | reason (rules) child | reason (owlrl) child | validate child | "
-              "queries (API + pyoxigraph) | rdflib process |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "| size | build process | reason (rules) child | reason (owlrl) child | validate (SPARQL) child | "
+              "validate (pySHACL) child | queries (API + pyoxigraph) | rdflib process |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
 
     def mb(x: float | None) -> str:
         return "–" if x is None else (f"{x / 1024:.2f} GB" if x >= 1024 else f"{x:.0f} MB")
@@ -435,6 +437,7 @@ def render_run(run: dict) -> str:
         b = (s.get("build") or {}).get("rss_mb", {})
         lines.append(f"| {label} | {mb(b.get('worker'))} | {mb(b.get('reason_rules_child'))} | "
                      f"{mb(b.get('reason_owlrl_child') or b.get('reason_child'))} | {mb(b.get('validate_child'))} | "
+                     f"{mb(b.get('validate_pyshacl_child'))} | "
                      f"{mb(max_or_none(((s.get('query') or {}).get('rss_mb') or {}).values()))} | "
                      f"{mb(((s.get('rdflib') or {}).get('rss_mb') or {}).get('worker'))} |")
     lines.append("")
