@@ -254,6 +254,33 @@ def _segments(sparql: str) -> list[tuple[bool, str]]:
     return parts
 
 
+# Names inside code: variables, blank-node labels, language tags and what follows a prefix's colon.
+_NAMES = re.compile(r"(?:[?$]|_:|@|:)\w*")
+
+
+def reaches_outside(sparql: str) -> str | None:
+    """``SERVICE`` or ``LOAD`` if the query or update could make the engine fetch something, else None.
+
+    The keyword is looked for in the code (not in strings, IRIs or comments) with every name
+    removed, and needs no boundary on either side, because the SPARQL grammar needs none:
+    pyoxigraph reads ``SERVICESILENT<…>``, ``1SERVICE<…>`` and ``SERVICE:`` (a prefixed name
+    right after the keyword) as a SERVICE. The price: a prefix *label* containing those letters
+    (``service:x``) is refused too.
+
+    >>> reaches_outside("SELECT * { ?service <p> ?load }") is None
+    True
+    >>> reaches_outside("SELECT * { trueSERVICE<http://x/> { ?s ?p ?o } }")
+    'SERVICE'
+    """
+    for is_code, part in _segments(sparql):
+        if is_code:
+            letters = _NAMES.sub(" ", part).upper()
+            for keyword in ("SERVICE", "LOAD"):
+                if keyword in letters:
+                    return keyword
+    return None
+
+
 def bind_values(sparql: str, bindings: Mapping[str, Any]) -> str:
     """Substitute each bound parameter variable by its RDF term, everywhere in the query.
 
@@ -499,9 +526,12 @@ def sort_lists(result: QueryResult, lists: Mapping[str, str]) -> QueryResult:
 
 
 def run_sparql(store: Any, sparql: str) -> QueryResult:
-    """Run an ad-hoc read-only query (SELECT, ASK, CONSTRUCT, DESCRIBE)."""
+    """Run an ad-hoc read-only query (SELECT, ASK, CONSTRUCT, DESCRIBE); SERVICE is refused."""
     if re.search(r"^\s*(INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD)\b", _strip_prologue(sparql), re.I):
         raise QueryError("updates are not allowed: this endpoint is read-only", hint="use SELECT, ASK, CONSTRUCT or DESCRIBE")
+    if reaches_outside(sparql):
+        raise QueryError("SERVICE is not allowed: pole-graph makes no outgoing requests",
+                         hint="query the remote endpoint yourself")
     return _execute(store, sparql, "query")
 
 

@@ -543,7 +543,7 @@ def _definition(request: Request, state: AppState, path: str, media: str) -> Res
 # ---- SPARQL 1.1 Protocol ------------------------------------------------------------------------
 
 _KEYWORD = lambda k: re.compile(r"(?<![\w:$?])" + k + r"(?![\w:])", re.I)  # noqa: E731
-SERVICE, LOAD, FROM_KEYWORD = _KEYWORD("SERVICE"), _KEYWORD("LOAD"), _KEYWORD("FROM")
+FROM_KEYWORD = _KEYWORD("FROM")
 USING_OR_WITH = _KEYWORD("(?:USING|WITH)")
 # FROM [NAMED] then its graph: an IRI (the next, opaque, segment) or a prefixed name (in this one)
 FROM = re.compile(r"(?<![\w:$?])FROM\s*(?:NAMED(?![\w:.-])\s*)?(?:$|([A-Za-z][\w.-]*)?:([^\s{}]*))", re.I)
@@ -559,8 +559,14 @@ def check_query(text: str, store: GraphStore) -> bool:
     Raises:
         QueryError: the query reaches outside the store.
     """
-    from .queries import _segments
+    from .queries import _segments, reaches_outside
 
+    keyword = reaches_outside(text)
+    if keyword == "SERVICE":
+        raise QueryError("SERVICE is not allowed: this endpoint makes no outgoing requests",
+                         hint="query the remote endpoint yourself")
+    if keyword:
+        raise QueryError("LOAD is not allowed: this endpoint fetches nothing")
     named = {g.value for g in store.db.named_graphs()}
     segments = _segments(text)
     prefixes: dict[str, str] = {}
@@ -568,11 +574,6 @@ def check_query(text: str, store: GraphStore) -> bool:
     for i, (is_code, part) in enumerate(segments):
         if not is_code:
             continue
-        if SERVICE.search(part):
-            raise QueryError("SERVICE is not allowed: this endpoint makes no outgoing requests",
-                             hint="query the remote endpoint yourself")
-        if LOAD.search(part):
-            raise QueryError("LOAD is not allowed: this endpoint fetches nothing")
         following = segments[i + 1][1] if i + 1 < len(segments) else ""
         declaration = PREFIX_DECLARATION.search(part)
         if declaration and following.startswith("<"):
@@ -819,7 +820,7 @@ def _json_table(data: dict) -> QueryResult:
 def _update(request: Request, state: AppState, text: str, params: dict[str, list[str]]) -> Response:
     import hmac
 
-    from .queries import _segments
+    from .queries import _segments, reaches_outside
     from .store import writer_lock
 
     token = state.settings.update_token
@@ -836,7 +837,7 @@ def _update(request: Request, state: AppState, text: str, params: dict[str, list
         err.http_status = 403 if not token else 401
         raise err
     code = [part for is_code, part in _segments(text) if is_code]  # not strings, IRIs or comments
-    if any(LOAD.search(part) or SERVICE.search(part) for part in code):
+    if reaches_outside(text):
         raise QueryError("LOAD and SERVICE are not allowed: this endpoint fetches nothing")
     default, named = _dataset(params, "using-graph-uri", "using-named-graph-uri")
     if default is not None:

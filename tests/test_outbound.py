@@ -341,14 +341,6 @@ GLUED = {  # pyoxigraph's parser takes a keyword with no space around it; each o
     "load-glued-to-a-prefixed-name": ("update", "PREFIX c: <{iri}/> LOADc:x"),
     "load-glued-to-silent": ("update", "LOADSILENT<{iri}>"),
 }
-GLUED_BUG = pytest.mark.xfail(strict=True, reason=(
-    "bug: server.py's SERVICE and LOAD patterns want no word character or colon around the keyword "
-    "((?<![\\w:$?])SERVICE(?![\\w:])), but pyoxigraph's parser reads `SERVICE:`, `SERVICEc:x`, "
-    "`SERVICESILENT<…>`, `1SERVICE<…>`, `trueSERVICE<…>`, `LOAD:`, `LOADc:x` and `LOADSILENT<…>` as the keyword: "
-    "the endpoint fetches the canary (proposed fix in the report of issue 7 item 3)"))
-
-
-@GLUED_BUG
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # pyoxigraph's, on the 500 path
 @pytest.mark.parametrize("name", GLUED)
 def test_a_keyword_glued_to_its_neighbours_is_still_refused(scratch, canary, name):
@@ -380,17 +372,10 @@ def test_an_iri_given_as_a_parameter_or_a_search_is_not_dereferenced(client, can
 
 # ---- the CLI ----------------------------------------------------------------------------------------
 
-CLI_FETCHES = pytest.mark.xfail(strict=True, reason=(
-    "bug: `pole-graph sparql` (queries.run_sparql) checks for updates but not for SERVICE, and pyoxigraph "
-    "sends the SERVICE request; proposed fix: run the server's check_query (refuse SERVICE/LOAD, and FROM "
-    "graphs the store lacks) in run_sparql"))
-
-
 def _cli_cases():
     for name in QUERIES:
         for kind in IRI_KINDS:
-            fetches = kind == "http" and "service" in name and name != "service-variable"
-            yield pytest.param(name, kind, marks=[CLI_FETCHES] if fetches else [], id=f"{name}-{kind}")
+            yield pytest.param(name, kind, id=f"{name}-{kind}")
 
 
 @pytest.mark.parametrize("name, kind", list(_cli_cases()))
