@@ -1173,7 +1173,9 @@ async def api_validate(request: Request) -> Response:
             r.file = Path(r.file).name
     if wants_html(request):
         return render(request, "validate.html", lang=lang, report=report.text(lang))
-    return JSONResponse(report.as_dict(lang), status_code=200 if report.exit_code == 0 else 422)
+    # 400 for what could not be read (syntax, unknown references: the CLI's exit 2), 422 for records
+    # read but not conforming (exit 1); the body is the CLI's JSON report either way
+    return JSONResponse(report.as_dict(lang), status_code={0: 200, 1: 422}.get(report.exit_code, 400))
 
 
 # ---- the app --------------------------------------------------------------------------------------

@@ -61,10 +61,9 @@ ROLES = {"TestTurtleNegativeSyntax": "negative", "TestTurtleNegativeEval": "nega
          "TestNTriplesNegativeSyntax": "negative", "TestXMLNegativeSyntax": "negative",
          "TestTurtlePositiveSyntax": "positive", "TestNTriplesPositiveSyntax": "positive",
          "TestTurtleEval": "eval", "TestXMLEval": "eval"}
-# What an unrefused syntax error answers over HTTP today: the JSON report of `validate --format
-# json` with 422 for any non-conforming submission (docs/web.md). Issue 7 asks for 400 problem+json
-# for bad input (exit 2); that is server.py's call, and this constant the one place to follow it.
-HTTP_STATUS_OF_A_SYNTAX_ERROR = 422
+# What a syntax error answers over HTTP: 400 (the CLI's exit 2: unreadable input) with the JSON
+# report of `validate --format json`, which names the line and column (docs/web.md).
+HTTP_STATUS_OF_A_SYNTAX_ERROR = 400
 
 # The figures, pinned: a change in the corpus or in the parser's behaviour shows here first.
 SUMMARY = {

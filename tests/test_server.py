@@ -366,7 +366,7 @@ def test_validate_over_http_gives_the_cli_report(client, built, tmp_path):
         record["file"] = Path(record["file"]).name
     r = client.post("/api/validate?type=organisations",
                     files={"file": ("partenaires.csv", bad.encode(), "text/csv")}, headers={"Accept": "application/json"})
-    assert code != 0 and r.status_code == 422
+    assert code == 2 and r.status_code == 400  # unreadable (exit 2) is 400; read but not conforming, 422
     assert r.json() == cli
     problem_ = r.json()["records"][0]["problems"][0]
     assert problem_["field"] == "website" and r.json()["records"][0]["line"] == 2
@@ -454,3 +454,13 @@ def test_the_catalogue_page_lists_downloads_with_their_checksums(client):
     assert len(dumps) == 4
     for d in dumps:
         assert f'href="{d.path}"' in page.text and d.sha256 in page.text
+
+
+def test_validate_over_http_says_422_for_records_read_but_not_conforming(client):
+    """Exit 1 (read, but breaking a shape or rule) is 422; exit 2 (unreadable) is 400."""
+    late = ("pole,phase,category,decision,from,until,label_name,duration,note,source\n"
+            "aerospace-valley,2005-2008,,,,2001,,,,https://example.org/decision\n")
+    r = client.post("/api/validate?type=labellings&name=labellisations.csv", content=late.encode(),
+                    headers={"Content-Type": "text/csv", "Accept": "application/json"})
+    assert r.status_code == 422 and r.json()["exit_code"] == 1, r.text[:300]
+    assert r.json()["records"][0]["problems"] and r.json()["records"][0]["line"] == 2
