@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", parents=[common], help="load, reason, validate and write the store")
     b.add_argument("--reasoner", choices=("rules", "owlrl"), help="OWL 2 RL engine (default rules; owlrl is the reference)")
+    b.add_argument("--validator", choices=("sparql", "pyshacl"),
+                   help="SHACL engine (default sparql: the shapes as SPARQL on pyoxigraph; pyshacl is the reference)")
     sub.add_parser("check", parents=[common], help="parse all content and report every problem")
 
     q = sub.add_parser("query", parents=[common], help="run a stored query: query NAME [k=v …]")
@@ -102,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(ns: argparse.Namespace) -> Settings:
-    flags = ("store", "project", "lang", "reasoner", "host", "port", "query_workers", "query_timeout", "endpoint",
+    flags = ("store", "project", "lang", "reasoner", "validator", "host", "port", "query_workers", "query_timeout", "endpoint",
              "update_endpoint", "graph_store_endpoint")
     return Settings.from_env(**{name: getattr(ns, name, None) for name in flags})
 
@@ -142,7 +144,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
 
 def cmd_build(ns: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     project = Project.discover(settings.project)
-    report = build(project, settings.store, reasoner=settings.reasoner)
+    report = build(project, settings.store, reasoner=settings.reasoner, validator=settings.validator)
     print(report.text(), file=out)
     print("conforms: yes" if settings.lang == "en" else "conforme : oui", file=out)
     return 0

@@ -20,6 +20,7 @@ SETTINGS_DOC = {
     "project": ("POLE_GRAPH_PROJECT", "Folder holding ontology/, data/ and queries/ (default: the installed content).", None),
     "lang": ("POLE_GRAPH_LANG", "Language of labels and messages: fr or en.", "fr"),
     "reasoner": ("POLE_GRAPH_REASONER", "OWL 2 RL engine for build: rules (fast, tested equal to owlrl) or owlrl (the reference).", "rules"),
+    "validator": ("POLE_GRAPH_VALIDATOR", "SHACL engine for build: sparql (the shapes compiled to SPARQL on pyoxigraph, tested equal to pySHACL) or pyshacl (the reference).", "sparql"),
     "query_timeout": ("POLE_GRAPH_QUERY_TIMEOUT", "Seconds a query may run before it is stopped.", "30"),
     "host": ("POLE_GRAPH_HOST", "Address the server listens on.", "127.0.0.1"),
     "port": ("POLE_GRAPH_PORT", "Port the server listens on.", "8000"),
@@ -58,6 +59,7 @@ class Settings:
     project: Path | None = None
     lang: str = "fr"
     reasoner: str = "rules"
+    validator: str = "sparql"
     query_timeout: float = 30.0
     host: str = "127.0.0.1"
     port: int = 8000
@@ -87,6 +89,8 @@ class Settings:
             raise UsageError(f"unknown language {self.lang!r}", hint="use fr or en")
         if self.reasoner not in ("rules", "owlrl"):
             raise UsageError(f"unknown reasoner {self.reasoner!r}", hint="use rules or owlrl")
+        if self.validator not in ("sparql", "pyshacl"):
+            raise UsageError(f"unknown validator {self.validator!r}", hint="use sparql or pyshacl")
         if not self.query_timeout > 0:
             raise UsageError("the query timeout must be a positive number of seconds")
         if not 0 <= self.port < 65536:
