@@ -33,8 +33,11 @@ def points(runs: list[dict]) -> dict[str, dict[int, tuple[float, bool]]]:
             n = (build.get("graphs") or {}).get("data")
             if not n:
                 continue
+            stages = dict(build.get("stages") or {})
+            if "validate_pyshacl" not in stages and "validate" in stages:  # runs before 2026-11-28: pySHACL was build()'s
+                stages["validate_pyshacl"] = stages.pop("validate")
             for key, _, _ in STAGES:
-                st = (build.get("stages") or {}).get(key)
+                st = stages.get(key)
                 if not st:
                     continue
                 if st.get("status") == "ok" and st.get("runs"):
@@ -45,7 +48,7 @@ def points(runs: list[dict]) -> dict[str, dict[int, tuple[float, bool]]]:
 
 
 def svg(data: dict[str, dict[int, tuple[float, bool]]], title: str) -> str:
-    width, height, left, right, top, bottom = 760, 460, 70, 230, 40, 50
+    width, height, left, right, top, bottom = 820, 460, 70, 270, 40, 50
     xs = [n for d in data.values() for n in d]
     ys = [s for d in data.values() for s, _ in d.values()]
     if not xs:
