@@ -26,9 +26,11 @@ every example runs unchanged. At 10k the generated data is checked to conform to
 **Build stages**, cut as `pole_graph.build.build` cuts them: *load* (`load_content` and the
 asserted union); *reason* with the rules engine (`pole_graph.rules.reason_fast`, build()'s
 default) and, as a separate stage, with owlrl (`pole_graph.reason.reason`, the reference OWL 2 RL
-closure), whose inferred triples are compared with the rules engine's; *validate* (union of
-asserted and inferred graphs + pySHACL via `pole_graph.validate.validate`; pySHACL alone is given
-too); *name index* (`steward.name_index`, the `graph/index` build() writes); *store* (pyoxigraph
+closure), whose inferred triples are compared with the rules engine's; *validate* as build()
+runs it since 2026-11-28 (the shapes compiled to SPARQL, `pole_graph.shacl_sparql.validate_store`,
+on a pyoxigraph store holding the asserted and inferred graphs; in runs before that date this
+column was pySHACL) and, as a reference stage, pySHACL on the union of asserted and inferred graphs
+(`pole_graph.validate.validate`, `--pyshacl-sizes`, `--pyshacl-timeout`); *name index* (`steward.name_index`, the `graph/index` build() writes); *store* (pyoxigraph
 bulk load of the named graphs, `write_store`). The total adds the stages build() runs (rules
 engine, not owlrl). Reasoning and validation run in a forked child with a budget
 (`--stage-timeout`, 1200 s by default, counted in CPU seconds so that other work on a shared
@@ -69,8 +71,14 @@ their own peak (which includes the pages they share with the parent).
 .venv/bin/python -m bench.generate --size 10k --out /tmp/syn10k --check   # just the data
 ```
 
-Options: `--stage-timeout S`, `--owlrl-timeout S` (owlrl's own budget), `--query-timeout S`, `--rdflib-timeout S`, `--no-rdflib`, `--seed N`, `--keep` (keep
-the generated projects and stores), `--out FILE` (this file), `--no-append`.
+Options: `--stage-timeout S`, `--owlrl-timeout S` (owlrl's own budget), `--owlrl-ratio R` (owlrl's
+CPU budget as R× the rules engine's: a timeout then proves the ratio), `--owlrl-sizes`,
+`--pyshacl-sizes`, `--pyshacl-timeout S`, `--query-timeout S`, `--rdflib-timeout S`, `--no-rdflib`,
+`--targets` (after the sizes: record validation and `serve` start-up on the largest store, HTTP
+against the Oxigraph server, then a table of every target of issue 6; on with `--quick`),
+`--http-seconds N`, `--seed N`, `--keep` (keep the generated projects and stores), `--out FILE`
+(this file), `--no-append`. `python -m bench.serve --store PATH` measures start-up and memory
+alone; `python -m bench.plot RUN.json…` draws cost against size.
 """
 
 
