@@ -210,7 +210,7 @@ async def on_error(request: Request, exc: Exception) -> Response:
     title = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
              406: "Not Acceptable", 409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
              414: "URI Too Long", 422: "Unprocessable Content", 429: "Too Many Requests",
-             431: "Request Header Fields Too Large", 503: "Service Unavailable"}.get(status, "Error")
+             431: "Request Header Fields Too Large", 503: "Service Unavailable", 507: "Insufficient Storage"}.get(status, "Error")
     headers = {"WWW-Authenticate": 'Bearer realm="pole-graph SPARQL update"'} if status == 401 else {}
     if status == 405:
         headers["Allow"] = "GET, HEAD, POST, OPTIONS"
@@ -851,18 +851,28 @@ def _update(request: Request, state: AppState, text: str, params: dict[str, list
     # written here: queries go on while the update runs, then the reopen serves the new state.
     path = Path(state.settings.store)
     with writer_lock(path):
-        db = ox.Store(str(path / DB_DIR))
+        db = None
         try:
+            db = ox.Store(str(path / DB_DIR))
             db.update(text, base_iri=base_iri)
             db.flush()
         except SyntaxError as exc:
             raise QueryError(f"SPARQL update syntax error: {exc}") from None
+        except OSError as exc:  # a full disk, a refused write: 507 with the store's own message
+            from .store import write_error
+
+            raise write_error(path, exc, "the update may not have been applied; the store is whole") from None
         except RuntimeError as exc:  # the engine refused an operation (DROP of a missing graph…): nothing written
             raise QueryError(f"the update failed: {exc}") from None
         finally:
-            del db
-            gc.collect()  # closed before the lock goes: the next reader's snapshot is whole
-        mark_updated(path, "sparql-update")
+            db = None
+            gc.collect()  # closed before build.json changes and the lock goes: the next reader's snapshot is whole
+        try:
+            mark_updated(path, "sparql-update")
+        except OSError as exc:
+            from .store import write_error
+
+            raise write_error(path, exc, "the update is in the store; servers see it once build.json can be written") from None
     state.open()  # a new snapshot, read here and by new workers: the next query sees the update
     return Response(status_code=204)
 

@@ -690,3 +690,32 @@ def test_a_build_and_an_add_each_tell_the_other_the_store_is_locked(ctx, work, p
     assert contents(building) == rebuilt["built"] and not siblings(building)
     assert record_state(contents(adding), pristine[1], added["delta"]) == "present"
     assert Child(ctx, _child_cli, [*add, str(building)]).result()[:2] == ("exit", 0)  # once the build is done
+
+
+def test_a_sparql_update_that_fills_the_disk_answers_507_and_the_store_stays_whole(work, pristine):
+    """An authenticated SPARQL update meeting a full disk gets 507 with the store-write message (it
+    was a bare 500), and the store still opens, holding exactly what it held or the update whole."""
+    from starlette.testclient import TestClient
+
+    from pole_graph.server import create_app
+    from pole_graph.settings import Settings
+
+    disk = work / "disk-update"
+    literal = "x" * (1 << 20)
+    update = f'INSERT DATA {{ GRAPH <urn:filler> {{ <urn:a> <urn:b> "{literal}" }} }}'
+    with small_disk(disk, size_of(pristine[0]) * 2 + 8 * 2**20) as mounted:
+        if not mounted:
+            pytest.skip("needs a tmpfs (root): the RLIMIT_FSIZE fallback would stop the test process itself")
+        path = disk / "store"
+        reset(path, pristine[0])
+        settings = Settings(store=path, update_token="t0ken", query_workers=0, response_cache=False,
+                            budget_errors=0, max_body=8 << 20)
+        with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+            filler = fill(disk, 64 * 1024)
+            r = client.post("/sparql", data={"update": update}, headers={"Authorization": "Bearer t0ken"})
+            filler.unlink()
+        assert r.status_code == 507, r.text[:500]
+        assert "no space left on the disk" in r.json()["detail"], r.text[:500]
+        found = contents(path)
+        assert found == pristine[1] or sum(found.values()) == sum(pristine[1].values()) + 1
+        assert lock_is_free(path)
