@@ -32,7 +32,7 @@ from .errors import PoleGraphError
 from .settings import Settings
 
 METER = "pole_graph.meter"  # the scope key of the request's Meter
-REASONS = {413: "Content Too Large", 414: "URI Too Long", 429: "Too Many Requests",
+REASONS = {408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long", 429: "Too Many Requests",
            431: "Request Header Fields Too Large"}
 QUERY_PATHS = ("/sparql", "/api/queries")
 
@@ -380,11 +380,45 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         """
 
         limits = settings
+        _head_timer: Any = None
+
+        # A request's line and headers must arrive within ``head_timeout`` of the connection or of
+        # the request's first byte (uvicorn arms no timer before a first response: a client sending
+        # nothing, or one header byte at a time, held its connection for ever).
+        def connection_made(self, transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_head_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_head_timer()
+            super().connection_lost(exc)
+
+        def _arm_head_timer(self) -> None:
+            self._cancel_head_timer()
+            self._head_timer = self.loop.call_later(self.limits.head_timeout, self._head_timed_out)
+
+        def _cancel_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timed_out(self) -> None:
+            self._head_timer = None
+            if self.transport.is_closing():
+                return
+            if getattr(self, "_head_open", False):
+                self._refusal = LimitError(408, f"the request's headers did not arrive within {self.limits.head_timeout:g} s",
+                                           hint="send the whole request head at once (POLE_GRAPH_HEAD_TIMEOUT)")
+                self.send_400_response("")
+            elif self.cycle is None:  # connected, sent nothing
+                self.transport.close()
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._head_open, self._head_bytes, self._url_bytes, self._header_bytes = True, 0, 0, 0
             self._refusal: LimitError | None = None
+            if self._head_timer is None:  # the next request on a kept-alive connection
+                self._arm_head_timer()
 
         def on_url(self, url: bytes) -> None:
             self._url_bytes += len(url)
@@ -408,6 +442,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
         def on_headers_complete(self) -> None:
             self._head_open = False
+            self._cancel_head_timer()
             super().on_headers_complete()
 
         def data_received(self, data: bytes) -> None:

@@ -40,6 +40,7 @@ SETTINGS_DOC = {
     "max_headers": ("POLE_GRAPH_MAX_HEADERS", "Most bytes of request headers in all (431 beyond).", "32768"),
     "max_iri": ("POLE_GRAPH_MAX_IRI", "Longest IRI in a query parameter (400 beyond) or an uploaded record (413), in characters.", "4096"),
     "max_literal": ("POLE_GRAPH_MAX_LITERAL", "Longest literal in a query parameter (400 beyond) or an uploaded record (413), in characters.", "65536"),
+    "head_timeout": ("POLE_GRAPH_HEAD_TIMEOUT", "Seconds a client may take to send a request's line and headers once connected or once it started one (408 and the connection closed beyond).", "10"),
     "budget_window": ("POLE_GRAPH_BUDGET_WINDOW", "Seconds of the rolling window of each client's budgets.", "60"),
     "budget_query_time": ("POLE_GRAPH_BUDGET_QUERY_TIME", "Seconds of query time one client may spend per window on /sparql and /api/queries (429 beyond; 0: no limit).", "120"),
     "budget_errors": ("POLE_GRAPH_BUDGET_ERRORS", "Error answers (4xx, 5xx) one client may receive per window (429 beyond; 0: no limit).", "60"),
@@ -80,6 +81,7 @@ class Settings:
     max_iri: int = 4096
     max_literal: int = 65_536
     budget_window: float = 60.0
+    head_timeout: float = 10.0
     budget_query_time: float = 120.0
     budget_errors: int = 60
     trusted_proxies: tuple[str, ...] = ()
@@ -102,6 +104,8 @@ class Settings:
             raise UsageError("query_workers cannot be negative")
         if not self.connect_timeout > 0:
             raise UsageError("the connect timeout must be a positive number of seconds")
+        if not self.head_timeout > 0:
+            raise UsageError("the head timeout must be a positive number of seconds")
         if not self.budget_window > 0:
             raise UsageError("the budget window must be a positive number of seconds")
         if self.budget_query_time < 0 or self.budget_errors < 0:
@@ -146,7 +150,7 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
         out["response_cache"] = flag in ("1", "true", "yes", "on")
     if isinstance(out.get("trusted_proxies"), str):
         out["trusted_proxies"] = tuple(a.strip() for a in str(out["trusted_proxies"]).split(",") if a.strip())
-    for key in ("query_timeout", "connect_timeout", "budget_window", "budget_query_time"):
+    for key in ("query_timeout", "connect_timeout", "budget_window", "budget_query_time", "head_timeout"):
         if isinstance(out.get(key), str):
             try:
                 out[key] = float(out[key])  # type: ignore[arg-type]

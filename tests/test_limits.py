@@ -139,6 +139,41 @@ def test_an_endless_header_is_refused_while_it_is_read(caps_url):
     assert "unfinished" in json.loads(body)["detail"]
 
 
+@pytest.fixture(scope="module")
+def slow_url(built):
+    with serve(built[1].path, env={"POLE_GRAPH_HEAD_TIMEOUT": "1"}) as url:
+        yield url
+
+
+def test_a_client_sending_its_headers_slowly_gets_408_and_the_connection_closed(slow_url):
+    """Slowloris: one header line, then nothing. uvicorn arms no timer before a first response, so
+    such a client held its connection for ever; now the head must arrive within the head timeout."""
+    with socket.create_connection(address(slow_url), timeout=10) as s:
+        started = time.perf_counter()
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        for _ in range(3):  # a byte now and then does not reset the clock
+            time.sleep(0.2)
+            s.sendall(b"X")
+        status, headers, body = read_answer(s)
+        elapsed = time.perf_counter() - started
+        assert status == 408 and 0.9 < elapsed < 3, (status, elapsed)
+        assert "did not arrive within 1 s" in json.loads(body)["detail"]
+        assert s.recv(1) == b""  # closed
+
+
+def test_a_connection_that_sends_nothing_is_closed_and_a_prompt_client_is_served(slow_url):
+    with socket.create_connection(address(slow_url), timeout=10) as s:
+        started = time.perf_counter()
+        assert s.recv(1) == b""
+        assert 0.9 < time.perf_counter() - started < 3
+    with socket.create_connection(address(slow_url), timeout=10) as s:  # kept alive past the head timeout
+        for _ in range(2):
+            s.sendall(b"GET /api/queries HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n")
+            status, _, _ = read_answer(s)
+            assert status == 200
+            time.sleep(1.2)  # idle between requests: uvicorn's keep-alive timeout (5 s) governs, not ours
+
+
 def test_a_body_over_the_cap_is_refused_by_its_content_length_before_it_is_sent(caps_url):
     request = (b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
                b"Content-Length: 5000001\r\n\r\n")  # and no body: the answer must not wait for it
