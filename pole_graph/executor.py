@@ -39,7 +39,19 @@ class Answer:
     seconds: float
 
 
-def _worker(conn, db_path: str) -> None:  # runs in the child process
+def _cap_memory(extra: int) -> None:
+    """Let this process's address space grow by at most ``extra`` bytes beyond what it has now: a
+    query needing more fails its allocation, and the worker dies (or answers MemoryError) instead of
+    the host running out of memory."""
+    import resource
+
+    size = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = size + extra
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+
+
+def _worker(conn, db_path: str, memory: int = 0) -> None:  # runs in the child process
     import pyoxigraph as ox
 
     from .formats import RDF_FORMATS, serialize_result
@@ -52,6 +64,11 @@ def _worker(conn, db_path: str) -> None:  # runs in the child process
     except OSError:  # not permitted here: run at the server's priority
         pass
     store = ox.Store.read_only(db_path)
+    if memory > 0:
+        try:
+            _cap_memory(memory)
+        except (OSError, ValueError):  # no /proc or no RLIMIT_AS here: uncapped
+            pass
     while True:
         try:
             request = conn.recv()
@@ -94,15 +111,18 @@ def _worker(conn, db_path: str) -> None:  # runs in the child process
                 conn.send(("ok", "table", body, truncated, len(rows), time.perf_counter() - started))
         except SyntaxError as exc:
             conn.send(("syntax", str(exc)))
+        except MemoryError:  # past the memory cap in Python code: this worker is not trusted further
+            conn.send(("memory",))
+            return
         except Exception as exc:  # the engine's message goes back to the client
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
 class _Worker:
-    def __init__(self, ctx, db_path: str, generation: int = 0) -> None:
+    def __init__(self, ctx, db_path: str, generation: int = 0, memory: int = 0) -> None:
         self.generation = generation  # the pool's restart count when it opened the store
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker, args=(child, db_path), daemon=True)
+        self.process = ctx.Process(target=_worker, args=(child, db_path, memory), daemon=True)
         self.process.start()
         child.close()
 
@@ -112,12 +132,21 @@ class _Worker:
         self.conn.close()
 
 
+def _out_of_memory(worker: _Worker) -> bool:
+    """Whether a dead worker was aborted (SIGABRT: Rust's answer to a failed allocation)."""
+    import signal
+
+    return worker.process.exitcode == -signal.SIGABRT
+
+
 class QueryPool:
     """A few worker processes answering SPARQL with a deadline and a row cap."""
 
-    def __init__(self, store_path: Path, size: int = 2, deadline: float = 30.0, max_rows: int = 10_000) -> None:
+    def __init__(self, store_path: Path, size: int = 2, deadline: float = 30.0, max_rows: int = 10_000,
+                 memory: int = 0) -> None:
         self.db_path = str(Path(store_path) / "oxigraph")
         self.size, self.deadline, self.max_rows = size, deadline, max_rows
+        self.memory = memory  # bytes each worker may grow by for a query (0: no cap)
         self._ctx = mp.get_context("spawn")
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
@@ -129,7 +158,7 @@ class QueryPool:
             self._idle.append(self._spawn())
 
     def _spawn(self) -> _Worker:
-        return _Worker(self._ctx, self.db_path, self._generation)
+        return _Worker(self._ctx, self.db_path, self._generation, self.memory)
 
     def _take(self) -> _Worker:
         with self._lock:
@@ -189,8 +218,12 @@ class QueryPool:
                 if retired and (reply[0] == "died" or io_error):
                     worker.kill()
                     continue
-                if reply[0] == "died":
+                if reply[0] in ("died", "memory"):
                     worker.kill()
+                    if reply[0] == "memory" or _out_of_memory(worker):
+                        raise WorkerDied(f"the query needed more memory than a query may use ({self.memory >> 20} MB) "
+                                         "and was stopped", hint="narrow it (a LIMIT, more selective patterns), "
+                                         "or run it on a dump")
                     raise WorkerDied("the process answering the query stopped before it answered",
                                      hint="try again; a query needing too much memory is stopped too")
                 self._give(worker)

@@ -106,8 +106,8 @@ class AppState:
             self.cache.clear()
             if self.settings.query_workers > 0:
                 if self.pool is None:
-                    self.pool = QueryPool(fresh, self.settings.query_workers,
-                                          self.settings.query_timeout, self.settings.max_rows)
+                    self.pool = QueryPool(fresh, self.settings.query_workers, self.settings.query_timeout,
+                                          self.settings.max_rows, self.settings.query_memory << 20)
                 else:
                     self.pool.db_path = str(fresh / DB_DIR)
                     self.pool.restart()

@@ -40,6 +40,7 @@ SETTINGS_DOC = {
     "max_headers": ("POLE_GRAPH_MAX_HEADERS", "Most bytes of request headers in all (431 beyond).", "32768"),
     "max_iri": ("POLE_GRAPH_MAX_IRI", "Longest IRI in a query parameter (400 beyond) or an uploaded record (413), in characters.", "4096"),
     "max_literal": ("POLE_GRAPH_MAX_LITERAL", "Longest literal in a query parameter (400 beyond) or an uploaded record (413), in characters.", "65536"),
+    "query_memory": ("POLE_GRAPH_QUERY_MEMORY", "Megabytes of memory a /sparql query may take in its worker beyond the worker's own (the worker is stopped beyond, HTTP 503); 0: no cap.", "4096"),
     "head_timeout": ("POLE_GRAPH_HEAD_TIMEOUT", "Seconds a client may take to send a request's line and headers once connected or once it started one (408 and the connection closed beyond).", "10"),
     "budget_window": ("POLE_GRAPH_BUDGET_WINDOW", "Seconds of the rolling window of each client's budgets.", "60"),
     "budget_query_time": ("POLE_GRAPH_BUDGET_QUERY_TIME", "Seconds of query time one client may spend per window on /sparql and /api/queries (429 beyond; 0: no limit).", "120"),
@@ -82,6 +83,7 @@ class Settings:
     max_literal: int = 65_536
     budget_window: float = 60.0
     head_timeout: float = 10.0
+    query_memory: int = 4096
     budget_query_time: float = 120.0
     budget_errors: int = 60
     trusted_proxies: tuple[str, ...] = ()
@@ -104,6 +106,8 @@ class Settings:
             raise UsageError("query_workers cannot be negative")
         if not self.connect_timeout > 0:
             raise UsageError("the connect timeout must be a positive number of seconds")
+        if self.query_memory < 0:
+            raise UsageError("query_memory cannot be negative")
         if not self.head_timeout > 0:
             raise UsageError("the head timeout must be a positive number of seconds")
         if not self.budget_window > 0:
@@ -137,7 +141,7 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
         if isinstance(out.get(key), str):
             out[key] = Path(out[key])  # type: ignore[arg-type]
     for key in ("port", "query_workers", "max_rows", "max_body", "max_query", "max_url", "max_header", "max_headers",
-                "max_iri", "max_literal", "budget_errors"):
+                "max_iri", "max_literal", "budget_errors", "query_memory"):
         if isinstance(out.get(key), str):
             try:
                 out[key] = int(out[key])  # type: ignore[arg-type]

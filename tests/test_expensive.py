@@ -210,3 +210,22 @@ def test_a_cheap_query_keeps_its_p95_under_twice_its_baseline_during_the_attack(
     assert not attack.canary_failures, attack.canary_failures[:3]
     assert len(attack.under_attack) >= 20
     assert p95(attack.under_attack) < 2 * p95(attack.baseline), attack.figures()
+
+
+def test_a_query_past_its_memory_cap_is_stopped_with_503_and_the_next_one_answers(built):
+    """With POLE_GRAPH_QUERY_MEMORY=200 (MB beyond the worker's own) and a deadline long enough not
+    to be the cause, a query that must hold a cartesian product to sort it fails its allocation:
+    503 saying it needed more memory than allowed; the next query answers."""
+    env = {"POLE_GRAPH_QUERY_TIMEOUT": "60", "POLE_GRAPH_QUERY_MEMORY": "200", "POLE_GRAPH_RESPONSE_CACHE": "0"}
+    with serve(built[1].path, env=env) as base:
+        conn = connection(base, "127.0.0.4")
+        try:
+            sort = "SELECT * { ?a ?b ?c . ?d ?e ?f } ORDER BY ?c ?f LIMIT 1"
+            status, body, seconds = ask(conn, "/sparql?query=" + quote(sort))
+            assert status == 503, body[:300]
+            assert "more memory than a query may use (200 MB)" in json.loads(body)["detail"], body[:300]
+            assert seconds < 30, "stopped by its memory cap, well before its deadline"
+            status, body, _ = ask(conn, "/sparql?query=" + quote("SELECT (COUNT(*) AS ?n) { ?s a ?t }"))
+            assert status == 200 and json.loads(body)["results"]["bindings"][0]["n"]["value"] != "0"
+        finally:
+            conn.close()
