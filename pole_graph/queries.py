@@ -323,9 +323,12 @@ class Resolver:
     INDEX = "https://w3id.org/pole-graph/graph/index"
     FOLDED = "https://w3id.org/pole-graph/def/core#foldedName"
 
+    MEMO = 4096  # resolutions kept (the server and resolver_for make one resolver per version of the data)
+
     def __init__(self, run: Any) -> None:
         self._run = run
         self._prefixes: list[str] | None = None
+        self._memo: dict[tuple[str | None, str], ox.NamedNode] = {}
 
     def _iris(self, sparql: str) -> list[str]:
         return [row["s"].value for row in self._run(sparql) if isinstance(row["s"], ox.NamedNode)]
@@ -369,6 +372,16 @@ class Resolver:
     def resolve(self, param: Param, value: str) -> ox.NamedNode:
         cls = _expand(param.cls) if param.cls else None
         text = value.strip()
+        known = self._memo.get((cls, text))
+        if known is not None:
+            return known
+        found = self._resolve(param, value, cls, text)
+        if len(self._memo) >= self.MEMO:
+            self._memo.clear()
+        self._memo[(cls, text)] = found
+        return found
+
+    def _resolve(self, param: Param, value: str, cls: str | None, text: str) -> ox.NamedNode:
         given = re.match(r"^https?://\S+$", text) is not None and not re.search(r'[<>"{}|^`\\]', text)
         keys = [p + text for p in self._key_prefixes()] if re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", text) else []
         existing, named = self._found(([text] if given else []) + keys, fold(text), cls)
@@ -481,7 +494,10 @@ def to_result(solutions: Any) -> QueryResult:
 
 
 def resolver_for(store: Any) -> Resolver:
-    """The store's resolver, made once per store handle (it keeps the IRI patterns keys can take)."""
+    """The store's resolver, made once per handle of an embedded store (a snapshot: what it resolved
+    stays true); a remote store, whose data may change under the handle, gets a fresh one each time."""
+    if hasattr(store, "version"):  # a RemoteStore
+        return Resolver(store.query)
     resolver = getattr(store, "_resolver", None)
     if resolver is None:
         resolver = Resolver(store.query)

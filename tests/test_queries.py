@@ -274,3 +274,40 @@ def test_every_fact_about_a_resource_has_a_source_or_is_a_schema_inference(store
         for row in result.rows:
             fact = dict(zip(result.columns, row))
             assert fact["source"] is not None, (resource, fact)
+
+
+def test_a_resolver_asks_the_store_once_per_value_and_remembers_only_what_resolved(store, catalogue):
+    """One query resolves a value (key patterns, IRI and folded name together); asked again, the
+    resolver answers from memory. A value that names nothing is asked again (and refused again)."""
+    sent: list[str] = []
+
+    def run(sparql: str):
+        sent.append(sparql)
+        return store.query(sparql)
+
+    resolver = Resolver(run)
+    param = catalogue.get("sources").params[0]
+    first = resolver.resolve(param, "dgcis")
+    asked = len(sent)
+    assert first.value.endswith("/id/org/dgcis") and asked <= 2  # the key patterns (once), then one lookup
+    assert resolver.resolve(param, " dgcis ") == first and len(sent) == asked
+    for _ in range(2):
+        with pytest.raises(ParameterError, match="does not name anything"):
+            resolver.resolve(param, "no-such-thing-anywhere")
+    assert len(sent) > asked + 2
+
+
+def test_run_stored_keeps_one_resolver_per_embedded_store_and_none_for_a_remote_one(store):
+    from pole_graph.queries import resolver_for
+
+    assert resolver_for(store) is resolver_for(store)
+
+    class Remote:  # a RemoteStore answers version(): its data may change under the handle
+        def query(self, sparql):
+            return store.query(sparql)
+
+        def version(self):
+            return ()
+
+    remote = Remote()
+    assert resolver_for(remote) is not resolver_for(remote)
