@@ -73,11 +73,16 @@ def process(args: list[str], ready: str, env: dict[str, str] | None = None) -> I
         wait_for(ready)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate a server started here; kill it if it has not stopped within 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def fetch(url: str, accept: str) -> tuple[int, bytes]:

@@ -30,9 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
-from urllib.request import Request, urlopen
 
 import psutil
+
+from .http import fetch, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?p a <https://w3id.org/pole-graph/def/core#CompetitivenessCluster> }"
@@ -63,10 +64,8 @@ def first_pole(store: Path) -> str:
     return rows[0]["p"].value.split("/id/pole/", 1)[1]
 
 
-def get(url: str, accept: str = "*/*", timeout: float = 120) -> int:
-    with urlopen(Request(url, headers={"Accept": accept}), timeout=timeout) as response:
-        response.read()
-        return response.status
+def get(url: str, accept: str = "*/*") -> int:
+    return fetch(url, accept)[0]
 
 
 def one_run(store: Path, pole: str) -> dict:
@@ -82,7 +81,7 @@ def one_run(store: Path, pole: str) -> dict:
         base = f"http://127.0.0.1:{match.group(1)}"
         while True:
             try:
-                if get(base + "/api/queries", timeout=5) == 200:
+                if get(base + "/api/queries") == 200:
                     break
             except OSError:
                 if proc.poll() is not None:
@@ -102,11 +101,7 @@ def one_run(store: Path, pole: str) -> dict:
         rss_used = rss_tree(proc.pid)
         return {"ready": ready, "page": page, "sparql": sparql, "rss_ready": rss_ready, "rss_used": rss_used}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def python_startup(runs: int) -> float:

@@ -150,10 +150,11 @@ def build(project: Project, store_path: Path | None, *, write: bool = True, reas
         report.stages["store"] = time.perf_counter() - t - report.stages.get("validate", 0.0) * (validator == "sparql")
         report.store = Path(store_path)
     else:
-        memory = ox.Store()
-        for name, graph in graphs.items():
-            memory.bulk_load(graph_to_ntriples(graph), ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(str(name)))
-        check(memory)
+        if validator == "sparql":  # no store to write: the shapes run on one held in memory
+            memory = ox.Store()
+            for name, graph in graphs.items():
+                memory.bulk_load(graph_to_ntriples(graph), ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(str(name)))
+            check(memory)
         report.graphs = {str(g): len(graph) for g, graph in graphs.items()}
     report.stages = {k: report.stages[k] for k in ("load", "reason", "validate", "index", "store") if k in report.stages}
     return report

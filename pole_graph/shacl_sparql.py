@@ -62,6 +62,7 @@ from rdflib.term import Node
 
 from .errors import ContentError, Problem
 from .namespaces import OWL, RDF, RDFS, SH, XSD
+from .terms import from_ox, to_ox
 from .validate import ValidationReport, Violation
 
 __all__ = ["UnsupportedShapeError", "ShapesProgram", "compile_shapes", "validate_store", "validate_graph",
@@ -89,7 +90,6 @@ _SPARQL_CONSTRAINT = frozenset({SH.select, SH.prefixes, SH.message, SH.deactivat
 
 SMALL = 5000  # focus nodes up to which a shape's checks look each one up rather than scan (measured at 1M)
 _TYPE_PATH = f"<{RDF.type}>/<{RDFS.subClassOf}>*"
-_XSD_STRING = str(XSD.string)
 # datatypes whose well-formedness pySHACL judges from rdflib's Python value (others: IRI equality only)
 _PYTHON_TYPES = {XSD.integer: int, XSD.decimal: Decimal, XSD.float: float, XSD.boolean: bool, XSD.date: date,
                  XSD.time: dtime, XSD.dateTime: datetime, XSD.string: str}
@@ -677,7 +677,7 @@ def _quads(data: Graph) -> Iterator[ox.Quad]:
     def term(t):
         found = cache.get(t)
         if found is None:
-            found = cache[t] = _to_ox(t)
+            found = cache[t] = to_ox(t)
         return found
 
     graph = ox.DefaultGraph()
@@ -685,31 +685,8 @@ def _quads(data: Graph) -> Iterator[ox.Quad]:
         yield ox.Quad(term(s), term(p), term(o), graph)
 
 
-def _to_ox(t: Node):
-    if isinstance(t, URIRef):
-        return ox.NamedNode(str(t))
-    if isinstance(t, BNode):
-        return ox.BlankNode(str(t))
-    if isinstance(t, Literal):
-        if t.language:
-            return ox.Literal(str(t), language=t.language)
-        return ox.Literal(str(t), datatype=ox.NamedNode(str(t.datatype)) if t.datatype else None)
-    raise TypeError(f"not an RDF term: {t!r}")
-
-
 def _to_rdflib(t) -> Node | None:
-    if t is None:
-        return None
-    if isinstance(t, ox.NamedNode):
-        return URIRef(t.value)
-    if isinstance(t, ox.BlankNode):
-        return BNode(t.value)
-    if isinstance(t, ox.Literal):
-        if t.language:
-            return Literal(t.value, lang=t.language)
-        datatype = t.datatype.value
-        return Literal(t.value) if datatype == _XSD_STRING else Literal(t.value, datatype=URIRef(datatype))
-    raise TypeError(f"not an RDF term: {t!r}")
+    return None if t is None else from_ox(t)
 
 
 @contextmanager
