@@ -114,22 +114,35 @@ def compile_rules(ontology: Graph) -> Rules:
 
 
 class _Index:
-    """Triples indexed three ways; ``add`` returns whether the triple is new."""
+    """Triples in a set, and indexed by (subject, property), (property, object) and property for
+    only the properties (and classes) some rule looks up: most triples are only ever matched by
+    their own property, and indexing them all three ways cost more than the rules themselves.
+    ``add`` returns whether the triple is new.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, rules: Rules) -> None:
         self.all: set[Triple] = set()
         self.sp: dict[tuple[Node, Node], set[Node]] = defaultdict(set)
         self.po: dict[tuple[Node, Node], set[Node]] = defaultdict(set)
         self.p: dict[Node, set[tuple[Node, Node]]] = defaultdict(set)
+        steps = {step for _, chain in rules.chains for step in chain}
+        keyed = {k for key_lists in rules.keys.values() for keys in key_lists for k in keys}
+        self.by_sp = rules.transitive | steps | keyed
+        self.by_po = rules.transitive | steps
+        self.by_p = rules.functional | {_SAME_AS}
+        self.typed = {c for pair in rules.disjoint for c in pair} | set(rules.keys)
 
     def add(self, t: Triple) -> bool:
         if t in self.all:
             return False
         self.all.add(t)
         s, p, o = t
-        self.sp[(s, p)].add(o)
-        self.po[(p, o)].add(s)
-        self.p[p].add((s, o))
+        if p in self.by_sp:
+            self.sp[(s, p)].add(o)
+        if p in self.by_po or (o in self.typed and p == _TYPE):
+            self.po[(p, o)].add(s)
+        if p in self.by_p:
+            self.p[p].add((s, o))
         return True
 
 
@@ -139,7 +152,7 @@ def closure(rules: Rules, triples: Iterable[Triple], include_schema: bool = True
     ``include_schema=False`` leaves out the ontology's own closure: for an incremental step on a
     store that already holds it.
     """
-    index = _Index()
+    index = _Index(rules)
     queue: list[Triple] = []
     for t in triples:
         if index.add(t):
@@ -256,8 +269,5 @@ def reason_fast(asserted: Graph, ontology: Graph, rules: Rules | None = None):
     everything, problems = closure(rules, given)
     if problems:
         raise InconsistencyError(problems)
-    inferred = Graph()
-    for t in everything - given:
-        if not isinstance(t[0], Literal) and not is_noise(*t):
-            inferred.add(t)
+    inferred = {t for t in everything - given if not isinstance(t[0], Literal) and not is_noise(*t)}
     return Inference(inferred, "pole-graph rules (OWL 2 RL)", time.perf_counter() - started, len(everything))
