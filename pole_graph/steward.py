@@ -39,7 +39,7 @@ from .records import REF_TYPES, Index
 from .report import Item, StewardReport
 from .rules import Rules, closure, compile_rules
 from .store import DB_DIR, GraphStore, writer_lock
-from .terms import fold, from_ox, to_ox
+from .terms import fold, from_ox, graph_of, to_ox
 
 Triple = tuple[Node, Node, Node]
 ID = BASE + "id/"
@@ -288,7 +288,7 @@ class Steward:
         for rec in records:
             R.update(rec.triples)
             report.for_record(str(rec.iri), rec.file, rec.line, rec.type.name if rec.type else None)
-        for t in cited_sources(_graph_of(R)):
+        for t in cited_sources(R):
             if not self.exists(t[0]):
                 R.add(t)
         own_nodes = {t[0] for t in R}
@@ -417,7 +417,7 @@ class Steward:
 
     def _check_shapes(self, records: list[SubmittedRecord], graph_triples: set[Triple], own: set[Node],
                       report: StewardReport) -> None:
-        data = _graph_of(graph_triples)
+        data = graph_of(graph_triples)
         focus = sorted(n for n in own if isinstance(n, URIRef))
         conforms, results, text = self._validator_run(data, focus)
         if not isinstance(results, Graph):
@@ -622,13 +622,6 @@ def name_index(triples: Iterable[Triple]) -> set[Triple]:
             if folded:
                 out.add((s, PG.foldedName, Literal(folded)))
     return out
-
-
-def _graph_of(triples: Iterable[Triple]) -> Graph:
-    g = Graph()
-    for t in triples:
-        g.add(t)
-    return g
 
 
 def _both(problem, what: str) -> dict[str, str]:

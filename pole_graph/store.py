@@ -18,13 +18,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pyoxigraph as ox
-from rdflib import Graph, URIRef
+from rdflib import Literal, URIRef
+from rdflib.term import Node
 
 from .errors import PoleGraphError, StoreLockedError, StoreMissingError
 from .namespaces import ASSERTED_GRAPHS, GRAPH_INFERRED, GRAPH_SHAPES
+from .terms import Triple, nt_term
 
 DB_DIR = "oxigraph"
 INFO_FILE = "build.json"
@@ -152,11 +154,23 @@ def _recover(path: Path) -> None:
         olds[-1].rename(path)
 
 
-def graph_to_ntriples(graph: Graph) -> bytes:
-    return graph.serialize(format="nt", encoding="utf-8")
+def graph_to_ntriples(triples: Iterable[Triple], name: URIRef | str | None = None) -> bytes:
+    """N-Triples of an rdflib graph or any iterable of rdflib triples, for pyoxigraph's bulk loader;
+    N-Quads in the graph ``name`` if given.
+
+    Written here rather than by rdflib's serializer (1.5× slower), each IRI encoded once.
+    """
+    memo: dict[Node, str] = {}
+    out: list[str] = []
+    append = out.append
+    end = f" <{name}> .\n" if name is not None else " .\n"
+    for s, p, o in triples:
+        append(f"{memo.get(s) or memo.setdefault(s, nt_term(s))} {memo.get(p) or memo.setdefault(p, nt_term(p))} "
+               f"{nt_term(o) if type(o) is Literal else (memo.get(o) or memo.setdefault(o, nt_term(o)))}{end}")
+    return "".join(out).encode("utf-8")
 
 
-def write_store(path: Path, graphs: Mapping[URIRef, Graph], info: dict,
+def write_store(path: Path, graphs: Mapping[URIRef, Iterable[Triple]], info: dict,
                 check: Callable[[ox.Store], None] | None = None) -> dict[str, int]:
     """Write a new store at ``path`` from named graphs, replacing any previous one atomically.
 
@@ -175,7 +189,7 @@ def write_store(path: Path, graphs: Mapping[URIRef, Graph], info: dict,
         raise write_error(path, exc, "the previous store is unchanged") from exc
 
 
-def _write_store(path: Path, graphs: Mapping[URIRef, Graph], info: dict,
+def _write_store(path: Path, graphs: Mapping[URIRef, Iterable[Triple]], info: dict,
                  check: Callable[[ox.Store], None] | None = None) -> dict[str, int]:
     _recover(path)
     for stale in path.parent.glob(path.name + ".new-*"):  # left by writers killed mid-build: none is live, we hold the lock
@@ -185,9 +199,10 @@ def _write_store(path: Path, graphs: Mapping[URIRef, Graph], info: dict,
     try:
         staging.mkdir(parents=True)
         store = ox.Store(str(staging / DB_DIR))
-        for name, graph in graphs.items():
-            store.bulk_load(graph_to_ntriples(graph), ox.RdfFormat.N_TRIPLES,
-                            to_graph=ox.NamedNode(str(name)))
+        # one bulk load for every graph: each call builds and ingests its own files (three calls
+        # took 16 s at 1M triples, one 10 s)
+        store.bulk_load(b"".join(graph_to_ntriples(graph, name) for name, graph in graphs.items()),
+                        ox.RdfFormat.N_QUADS)
         store.flush()
         if check is not None:
             check(store)

@@ -12,10 +12,12 @@ import unicodedata
 from typing import Iterable, Iterator
 
 import pyoxigraph as ox
-from rdflib import BNode, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from .namespaces import XSD
+
+Triple = tuple[Node, Node, Node]
 
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -128,6 +130,37 @@ def from_ox(term: object) -> Node:
             return Literal(term.value)
         return Literal(term.value, datatype=URIRef(dt))
     raise TypeError(f"not an RDF term: {term!r}")
+
+
+_NT_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+
+
+def nt_term(term: Node) -> str:
+    """One rdflib term in N-Triples syntax.
+
+    >>> nt_term(Literal('dit "oui"\\n', lang="fr")), nt_term(URIRef("http://x.org/a"))
+    ('"dit \\\\"oui\\\\"\\\\n"@fr', '<http://x.org/a>')
+    """
+    if isinstance(term, URIRef):
+        return f"<{term}>"
+    if isinstance(term, Literal):
+        text = '"' + str.translate(term, _NT_ESCAPES) + '"'
+        if term.language:
+            return f"{text}@{term.language}"
+        if term.datatype is not None:
+            return f"{text}^^<{term.datatype}>"
+        return text
+    if isinstance(term, BNode):
+        return f"_:{term}"
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def graph_of(triples: Iterable[tuple[Node, Node, Node]]) -> Graph:
+    """An rdflib graph holding ``triples`` (for the callers that want rdflib's API on a set)."""
+    graph = Graph()
+    for t in triples:
+        graph.add(t)
+    return graph
 
 
 def triples_from_ox(triples: Iterable[ox.Triple]) -> Iterator[tuple[Node, Node, Node]]:

@@ -148,12 +148,12 @@ def _install_hook(hook: str, conn, kill_after: float | None = None) -> None:
             conn.send(("mark", time.monotonic()))
             return original_write(*args, **kwargs)
 
-        def graph_to_ntriples(graph):  # called under the writers' lock, in the staging folder
+        def graph_to_ntriples(graph, name=None):  # called under the writers' lock, in the staging folder
             if hold:
                 conn.send(("holding", time.monotonic()))
                 conn.recv()
                 pole_graph.store.graph_to_ntriples = original_nt
-            return original_nt(graph)
+            return original_nt(graph, name)
         build_module.write_store = write_store
         pole_graph.store.graph_to_ntriples = graph_to_ntriples
 
@@ -164,7 +164,7 @@ def _child_write(path: str, graphs: dict[str, bytes], info: dict, conn, kill_at_
     ``kill_at_swap``, SIGKILL it that long after the swap's first rename begins."""
     import pole_graph.store
 
-    pole_graph.store.graph_to_ntriples = lambda graph: graph  # already N-Triples
+    pole_graph.store.graph_to_ntriples = lambda graph, name=None: graph  # already N-Quads
     if kill_at_swap is not None:
         rename = Path.rename
 
@@ -354,13 +354,14 @@ def added(ctx, work, pristine, records) -> dict:
 
 @pytest.fixture(scope="module")
 def graphs(pristine) -> tuple[dict[str, bytes], dict]:
-    """The named graphs a build of the project writes, as N-Triples (read back from the built store:
+    """The named graphs a build of the project writes, as N-Quads (read back from the built store:
     the same graphs), and its build information."""
     import gc
 
     db = ox.Store.read_only(str(pristine[0] / DB_DIR))
     info = json.loads((pristine[0] / INFO_FILE).read_text(encoding="utf-8"))
-    out = {name: db.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(name)) for name in info["counts"]}
+    out = {name: ox.serialize(db.quads_for_pattern(None, None, None, ox.NamedNode(name)), format=ox.RdfFormat.N_QUADS)
+           for name in info["counts"]}
     del db
     gc.collect()
     return out, {k: v for k, v in info.items() if k not in ("counts", "written", "updated", "updated_by", "revision")}
@@ -603,7 +604,7 @@ def test_a_build_that_fills_the_disk_says_so_and_keeps_the_previous_store(ctx, w
         filler.unlink()
         assert contents(path) == added["quads"] and (path / INFO_FILE).read_text(encoding="utf-8") == previous_info
         # the store stage with every amount of free space from none to enough: fails cleanly or succeeds
-        monkeypatch.setattr(pole_graph.store, "graph_to_ntriples", lambda graph: graph)
+        monkeypatch.setattr(pole_graph.store, "graph_to_ntriples", lambda graph, name=None: graph)
         outcomes = []
         for leave in range(0, 10 * 2**20, 3 * 2**19):  # 0 to 9 MB by 1.5 MB
             filler = fill(disk, leave)
