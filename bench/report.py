@@ -230,7 +230,7 @@ def target_rows(run: dict) -> list[tuple[str, str, str, str]]:
     sizes = run["sizes"]
     labels = list(sizes)
     rows: list[tuple[str, str, str, str]] = []
-    largest = labels[-1] if labels else None
+    largest = ("1m" if "1m" in sizes else labels[-1]) if labels else None  # the targets are set at 1M
 
     def verdict(ok: bool | None, where: str = "") -> str:
         text = "–" if ok is None else ("met" if ok else "**not met**")
@@ -263,8 +263,15 @@ def target_rows(run: dict) -> list[tuple[str, str, str, str]]:
             rows.append(("OWL 2 RL reasoning ≥ 20× faster than owlrl at 100k, same triples",
                          f"{label}: rules {fmt_s(r_cpu)} CPU; owlrl stopped after {fmt_s(o_cpu)} CPU, unfinished",
                          f"≥ {o_cpu / r_cpu:.1f}×", verdict(o_cpu / r_cpu >= 19.9, "same triples: tests/test_reasoning.py")))
-    # 3. build ≤ 60 s at 1M
-    if largest:
+    # 3. build ≤ 60 s at 1M: the command end to end if it was timed, else the sum of the stages
+    command = (sizes[largest].get("command") or {}) if largest else {}
+    if command.get("runs"):
+        wall = med(command["runs"])
+        rows.append(("build ≤ 60 s at 1M (`pole-graph build`, start to exit)",
+                     f"{largest}: {fmt_s(wall)} median of {len(command['runs'])}, peak RSS {max(command['rss_mb']):.0f} MB",
+                     f"{wall / 60:.2f}× the budget",
+                     verdict(None if largest != "1m" else wall <= 60, "" if largest == "1m" else f"measured at {largest} only")))
+    elif largest:
         total, lower = build_total((sizes[largest].get("build") or {}).get("stages", {}))
         if total:
             rows.append(("build (load + reason + validate + index + store) ≤ 60 s at 1M",
@@ -360,6 +367,25 @@ def render_run(run: dict) -> str:
                      f"{cell(st.get('reason_rules'))} | {ocell} | {vcell} | {pcell} | {cell(st.get('index'))} | "
                      f"{cell(st.get('store'))} | {total_cell(st)} |")
     lines.append("")
+
+    commands = {label: s["command"] for label, s in sizes.items() if (s.get("command") or {}).get("runs")}
+    if commands:
+        lines += ["### The build command, end to end", "",
+                  "`pole-graph build` in a fresh process, from start-up to exit (what a user waits for), and the "
+                  "stages it reported in its build.json (run of median wall time):", "",
+                  "| size | wall | CPU | peak RSS | load | reason | validate | index | the rest: store, start-up, exit |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for label, c in commands.items():
+            runs = c["runs"]
+            middle = sorted(range(len(runs)), key=lambda i: runs[i])[len(runs) // 2]
+            stages = c["stages"][middle]
+            wall = fmt_s(med(runs)) + (f" ({fmt_s(min(runs))}–{fmt_s(max(runs))}, {len(runs)} runs)" if len(runs) > 1 else "")
+            named = ("load", "reason", "validate", "index")
+            rest = runs[middle] - sum(stages.get(k) or 0.0 for k in named)  # build.json is written before the store is
+            lines.append(f"| {label} | {wall} | {fmt_s(med(c['cpu_runs']))} | {max(c['rss_mb']):.0f} MB | "
+                         + " | ".join(fmt_s(stages.get(k)) if stages.get(k) is not None else "–" for k in named)
+                         + f" | {fmt_s(rest)} |")
+        lines.append("")
 
     lines += ["Triples per graph (as read back from the store) and store size:", "",
               "| size | records | ontology | schemes | data | inferred | shapes | index | closure | store on disk |",
