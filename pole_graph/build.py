@@ -10,7 +10,7 @@ import gc
 import hashlib
 import time
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -30,7 +30,7 @@ from .reason import reason
 from .rules import reason_fast
 from .steward import name_index
 from .shacl_sparql import compile_shapes, validate_store
-from .store import graph_to_ntriples, write_store
+from .store import StoreWriter, graph_to_ntriples
 from .terms import graph_of
 from .validate import ValidationReport, validate
 
@@ -136,55 +136,71 @@ def _build(project: Project, store_path: Path | None, write: bool, reasoner: str
         """Asserted and inferred triples, without copying them into one graph (1.8M adds at 1M)."""
         return chain(content.ontology, content.schemes, content.data, inference.triples)
 
-    t = time.perf_counter()
-    if reasoner == "owlrl":
-        inference = reason(content.asserted)
-    else:
-        inference = reason_fast(chain(content.ontology, content.schemes, content.data), content.ontology)
-    report.stages["reason"] = time.perf_counter() - t
+    asserted = {GRAPH_ONTOLOGY: content.ontology, GRAPH_SCHEMES: content.schemes, GRAPH_DATA: content.data,
+                GRAPH_SHAPES: content.shapes}
+    writer = StoreWriter(store_path) if write and store_path is not None else None
+    storing = 0.0  # seconds this thread spends on the store (its loads run in the background)
+    with writer or nullcontext():
+        if writer is not None:  # the asserted graphs load into the new store while the rules run
+            t = time.perf_counter()
+            writer.load(asserted)
+            storing += time.perf_counter() - t
 
-    if validator == "pyshacl":
         t = time.perf_counter()
-        _conforms_or_raise(validate(graph_of(knowledge()), content.shapes), report, content)
-        report.stages["validate"] = time.perf_counter() - t
-    report.classes = count_classes(knowledge())
+        if reasoner == "owlrl":
+            inference = reason(content.asserted)
+        else:
+            inference = reason_fast(chain(content.ontology, content.schemes, content.data), content.ontology)
+        report.stages["reason"] = time.perf_counter() - t
+        if writer is not None:  # the inferred graph loads while the name index is made
+            t = time.perf_counter()
+            writer.load({GRAPH_INFERRED: inference.triples})
+            storing += time.perf_counter() - t
 
-    t = time.perf_counter()
-    index = name_index(knowledge())
-    report.stages["index"] = time.perf_counter() - t
-    graphs = {GRAPH_ONTOLOGY: content.ontology, GRAPH_SCHEMES: content.schemes, GRAPH_DATA: content.data,
-              GRAPH_INFERRED: inference.triples, GRAPH_SHAPES: content.shapes, GRAPH_INDEX: index}
-    knowledge_graphs = [str(g) for g in (GRAPH_ONTOLOGY, GRAPH_SCHEMES, GRAPH_DATA, GRAPH_INFERRED)]
+        if validator == "pyshacl":
+            t = time.perf_counter()
+            _conforms_or_raise(validate(graph_of(knowledge()), content.shapes), report, content)
+            report.stages["validate"] = time.perf_counter() - t
+        report.classes = count_classes(knowledge())
 
-    info = {"pole_graph": __version__, "reasoner": inference.engine, "validator": validator,
-            "content_sha256": content_hash(project), "records": report.records,
-            "stages": {k: round(v, 3) for k, v in report.stages.items()}}
-
-    def check(store: ox.Store) -> None:
-        """SHACL on the new store, before it replaces the previous one (which a failure leaves alone)."""
-        if validator != "sparql":
-            return
-        started = time.perf_counter()
-        _conforms_or_raise(validate_store(store, program, knowledge_graphs), report, content)
-        report.stages["validate"] = time.perf_counter() - started
-        info["stages"]["validate"] = round(report.stages["validate"], 3)
-
-    if write and store_path is not None:
         t = time.perf_counter()
-        report.graphs = write_store(store_path, graphs, info, check=check)
-        report.stages["store"] = time.perf_counter() - t - report.stages.get("validate", 0.0) * (validator == "sparql")
-        report.store = Path(store_path)
-    else:
-        if validator == "sparql":  # no store to write: the shapes run on one held in memory
-            memory = ox.Store()
-            for name, graph in graphs.items():
-                memory.bulk_load(graph_to_ntriples(graph), ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(str(name)))
-            check(memory)
-        report.graphs = {str(g): len(graph) for g, graph in graphs.items()}
+        index = name_index(knowledge())
+        report.stages["index"] = time.perf_counter() - t
+        derived = {GRAPH_INFERRED: inference.triples, GRAPH_INDEX: index}
+        knowledge_graphs = [str(g) for g in (GRAPH_ONTOLOGY, GRAPH_SCHEMES, GRAPH_DATA, GRAPH_INFERRED)]
+
+        info = {"pole_graph": __version__, "reasoner": inference.engine, "validator": validator,
+                "content_sha256": content_hash(project), "records": report.records,
+                "stages": {k: round(v, 3) for k, v in report.stages.items()}}
+
+        def check(store: ox.Store) -> None:
+            """SHACL on the new store, before it replaces the previous one (which a failure leaves alone)."""
+            if validator != "sparql":
+                return
+            started = time.perf_counter()
+            _conforms_or_raise(validate_store(store, program, knowledge_graphs), report, content)
+            report.stages["validate"] = time.perf_counter() - started
+            info["stages"]["validate"] = round(report.stages["validate"], 3)
+
+        if writer is not None:
+            t = time.perf_counter()
+            writer.load({GRAPH_INDEX: index})
+            report.graphs = writer.commit(info, check)
+            storing += time.perf_counter() - t - report.stages.get("validate", 0.0) * (validator == "sparql")
+            report.stages["store"] = storing
+            report.store = Path(store_path)
+        else:
+            graphs = {**asserted, **derived}
+            if validator == "sparql":  # no store to write: the shapes run on one held in memory
+                memory = ox.Store()
+                memory.bulk_load(b"".join(graph_to_ntriples(graph, name) for name, graph in graphs.items()),
+                                 ox.RdfFormat.N_QUADS)
+                check(memory)
+            report.graphs = {str(g): len(graph) for g, graph in graphs.items()}
     report.stages = {k: report.stages[k] for k in ("load", "reason", "validate", "index", "store") if k in report.stages}
     # the shapes compiler's cyclic garbage holds this frame (see above): without this, the graphs
     # would live until the next full collection (10 s at 1M triples, at exit)
-    content = inference = graphs = index = None  # noqa: F841
+    content = inference = asserted = derived = graphs = index = None  # noqa: F841
     return report
 
 

@@ -119,12 +119,8 @@ def _install_hook(hook: str, conn, kill_after: float | None = None) -> None:
     """Mark (and in the lock tests, hold) the moment a child starts writing: a steward's commit, a
     build's store stage; with ``kill_after``, SIGKILL the child that long after the commit begins.
     Test instrumentation in the child only: the code that runs is unchanged."""
-    import sys
-
     import pole_graph.store
     from pole_graph.steward import Steward
-
-    build_module = sys.modules["pole_graph.build"]  # pole_graph.build is also the name of the function
 
     hold = hook.startswith("hold-")
     if hook.endswith("commit"):
@@ -141,12 +137,12 @@ def _install_hook(hook: str, conn, kill_after: float | None = None) -> None:
             return activity
         Steward.commit = commit
     elif hook.endswith("write"):
-        original_write = pole_graph.store.write_store
+        original_enter = pole_graph.store.StoreWriter.__enter__
         original_nt = pole_graph.store.graph_to_ntriples
 
-        def write_store(*args, **kwargs):
+        def enter(self):  # the store stage begins: the build takes the lock and starts loading
             conn.send(("mark", time.monotonic()))
-            return original_write(*args, **kwargs)
+            return original_enter(self)
 
         def graph_to_ntriples(graph, name=None):  # called under the writers' lock, in the staging folder
             if hold:
@@ -154,7 +150,7 @@ def _install_hook(hook: str, conn, kill_after: float | None = None) -> None:
                 conn.recv()
                 pole_graph.store.graph_to_ntriples = original_nt
             return original_nt(graph, name)
-        build_module.write_store = write_store
+        pole_graph.store.StoreWriter.__enter__ = enter
         pole_graph.store.graph_to_ntriples = graph_to_ntriples
 
 
@@ -468,7 +464,7 @@ def build_state(path: Path, child: Child, killed: bool) -> str:
     if not killed:
         return "finished"
     if child.mark is None:
-        return "before the store stage (load, reason, validate)"
+        return "before the store stage (loading the content)"
     names = siblings(path)
     pid = child.process.pid
     if not path.exists():
