@@ -22,6 +22,7 @@ Triple = tuple[Node, Node, Node]
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # RFC 3987 forbids these in IRIs; rdflib would accept them silently.
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 _IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|\\^`\x7f]')
 
 
@@ -86,10 +87,13 @@ def fold(text: str) -> str:
     >>> fold("Q@limed")
     'q limed'
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    stripped = stripped.replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE")
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", stripped.lower()).split())
+    if text.isascii():  # NFKD leaves ASCII as it is: the common case skips it
+        stripped = text
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+        stripped = stripped.replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE")
+    return " ".join(_NOT_ALNUM.sub(" ", stripped.lower()).split())
 
 
 def slugify(text: str) -> str:
