@@ -383,13 +383,17 @@ def not_acceptable(offered: list[str]) -> Response:
     return JSONResponse(body, status_code=406, media_type="application/problem+json", headers={"Vary": "Accept"})
 
 
+TURTLE_PREFIXES = {k: v for k, v in PREFIXES.items() if k != "graph"}
+
+
 def rdf_response(triples: list[Any], media: str, headers: dict[str, str] | None = None) -> Response:
     ext = next(e for e, (_, m) in RDF_FORMATS.items() if m == media)
-    store = ox.Store()
-    for t in triples:
-        store.add(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()))
-    body = store.dump(format=RDF_FORMATS[ext][0], from_graph=ox.DefaultGraph(),
-                      prefixes={k: v for k, v in PREFIXES.items() if k != "graph"} if ext == "ttl" else None)
+    # a set (a CONSTRUCT may repeat a triple), in a stable order that keeps each subject's triples
+    # together; serialised straight, not through an in-memory store (one transaction per triple
+    # was 30% of a document's CPU time)
+    unique = sorted(set(triples), key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
+    body = ox.serialize(unique, format=RDF_FORMATS[ext][0],
+                        prefixes=TURTLE_PREFIXES if ext == "ttl" else None)
     return Response(body, media_type=media, headers={"Vary": "Accept", **(headers or {})})
 
 
