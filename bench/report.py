@@ -341,10 +341,14 @@ def render_run(run: dict) -> str:
 
     lines += ["### Build stages", "",
               "| size | data triples | inferred | load | reason (rules, build's default) | reason (owlrl) | "
-              "validate (SPARQL, build's default) | validate (pySHACL) | name index | store (pyoxigraph) | total (as build() runs it) |",
+              "validate (SPARQL, build's default) | validate (pySHACL) | name index | store (pyoxigraph) | sum of the stages (build() overlaps the store loads with reason and index) |",
               "| --- | ---: | ---: | --- | --- | --- | --- | --- | --- | --- | ---: |"]
     for label, s in sizes.items():
         b = s.get("build") or {}
+        if not b:
+            lines.append(f"| {label} | " + " | ".join(["not timed stage by stage (`--staged-sizes`): see the build command below"]
+                                                     + [""] * 9) + " |")
+            continue
         st = b.get("stages", {})
         g = b.get("graphs", {})
         def vcell_of(v: dict | None) -> str:
@@ -392,12 +396,13 @@ def render_run(run: dict) -> str:
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for label, s in sizes.items():
         b = s.get("build") or {}
-        c = b.get("store_counts") or {}
+        c = b.get("store_counts") or {str(k).rsplit("/", 1)[-1]: v for k, v in ((s.get("command") or {}).get("counts") or {}).items()}
         stages = b.get("stages", {})
         closure = next((stages.get(k, {}).get("closure") for k in ("reason_rules", "reason_owlrl", "reason")
                         if stages.get(k, {}).get("closure")), None)
-        size_mb = b.get("store_bytes", 0) / 1e6 if b.get("store_bytes") else None
-        lines.append(f"| {label} | {fmt_n(b.get('records'))} | {fmt_n(c.get('ontology'))} | {fmt_n(c.get('schemes'))} | "
+        stored = b.get("store_bytes") or (s.get("command") or {}).get("store_bytes")
+        size_mb = stored / 1e6 if stored else None
+        lines.append(f"| {label} | {fmt_n(b.get('records') or (s.get('command') or {}).get('records'))} | {fmt_n(c.get('ontology'))} | {fmt_n(c.get('schemes'))} | "
                      f"{fmt_n(c.get('data'))} | {fmt_n(c.get('inferred'))} | {fmt_n(c.get('shapes'))} | "
                      f"{fmt_n(c.get('index'))} | {fmt_n(closure)} | {'–' if size_mb is None else f'{size_mb:.0f} MB'} |")
     lines.append("")

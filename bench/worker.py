@@ -459,6 +459,8 @@ def cmd_command(args: argparse.Namespace) -> int:
         result["rss_mb"].append(usage.ru_maxrss / 1024.0)
         result["stages"].append(info.get("stages", {}))
         result["counts"] = info.get("counts", {})
+        result["records"] = info.get("records")
+        result["store_bytes"] = sum(f.stat().st_size for f in args.store.rglob("*") if f.is_file())
         print(f"build command: {seconds:.1f} s, peak RSS {usage.ru_maxrss / 1024:.0f} MB", file=sys.stderr, flush=True)
         if seconds >= args.cheap:
             break
