@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Iterable
 
 import owlrl
 from rdflib import Graph, Literal, URIRef
@@ -50,17 +51,38 @@ class Inference:
 _TYPE, _TOP = RDF.type, frozenset((OWL.Thing, RDFS.Resource))  # constants: Namespace makes a URIRef per access
 
 
+_XSD_NS = "http://www.w3.org/2001/XMLSchema#"
+_startswith = str.startswith  # rdflib's Identifier.startswith takes no tuple: str(("a", "b")) is never a prefix
+
+
 def is_noise(s: object, p: object, o: object) -> bool:
     """owlrl bookkeeping that says nothing about the domain."""
     if isinstance(s, Literal):
         return True
     if s == o and p in _REFLEXIVE_NOISE:
         return True
-    if isinstance(s, URIRef) and s.startswith(_BUILTIN):
+    if isinstance(s, URIRef) and _startswith(s, _BUILTIN):
         return True
-    if p == _TYPE and isinstance(o, URIRef) and (o in _TOP or o.startswith("http://www.w3.org/2001/XMLSchema#")):
+    if p == _TYPE and isinstance(o, URIRef) and (o in _TOP or _startswith(o, _XSD_NS)):
         return True
     return False
+
+
+def drop_noise(triples: Iterable[tuple]) -> set[tuple]:
+    """The triples ``is_noise`` keeps, in one pass (a function call per triple cost 2 s at 1M)."""
+    kept = set()
+    keep = kept.add
+    reflexive, builtin, top, type_ = _REFLEXIVE_NOISE, _BUILTIN, _TOP, _TYPE
+    for t in triples:
+        s, p, o = t
+        if isinstance(s, Literal) or (isinstance(s, URIRef) and _startswith(s, builtin)):
+            continue
+        if p in reflexive and s == o:
+            continue
+        if isinstance(o, URIRef) and (o in top or _startswith(o, _XSD_NS)) and p == type_:
+            continue
+        keep(t)
+    return kept
 
 
 def owlrl_closure(asserted: Graph) -> Graph:
@@ -93,6 +115,6 @@ def reason(asserted: Graph) -> Inference:
     problems = check_consistency(closure)
     if problems:
         raise InconsistencyError(problems)
-    inferred = {(s, p, o) for s, p, o in closure if (s, p, o) not in asserted and not is_noise(s, p, o)}
+    inferred = drop_noise(t for t in closure if t not in asserted)
     return Inference(inferred, "owlrl " + getattr(owlrl, "__version__", ""), time.perf_counter() - started,
                      len(closure))

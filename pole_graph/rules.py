@@ -261,7 +261,7 @@ def is_schema_triple(t: Triple) -> bool:
 
 def reason_fast(asserted: Graph, ontology: Graph, rules: Rules | None = None):
     """Inferred triples of ``asserted`` with the fast engine; same contract as reason.reason()."""
-    from .reason import Inference, is_noise
+    from .reason import Inference, drop_noise
 
     started = time.perf_counter()
     rules = rules or compile_rules(ontology)
@@ -269,5 +269,5 @@ def reason_fast(asserted: Graph, ontology: Graph, rules: Rules | None = None):
     everything, problems = closure(rules, given)
     if problems:
         raise InconsistencyError(problems)
-    inferred = {t for t in everything - given if not isinstance(t[0], Literal) and not is_noise(*t)}
+    inferred = drop_noise(everything - given)
     return Inference(inferred, "pole-graph rules (OWL 2 RL)", time.perf_counter() - started, len(everything))
